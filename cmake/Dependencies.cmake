@@ -1,0 +1,29 @@
+# Finds every dependency. libtorch comes from the PyPI torch wheel in the project's
+# virtual environment (scripts/install_deps.sh); CMake finds it through
+# torch.utils.cmake_prefix_path. Everything else comes from Debian packages.
+set(LONGQA_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
+    "Python of the environment that holds the torch wheel (and the test references)")
+if(NOT EXISTS "${LONGQA_PYTHON}")
+  message(FATAL_ERROR "No Python at ${LONGQA_PYTHON}: run scripts/install_deps.sh first, "
+                      "or pass -DLONGQA_PYTHON=/path/to/python with torch installed.")
+endif()
+execute_process(
+  COMMAND "${LONGQA_PYTHON}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+  OUTPUT_VARIABLE _torch_prefix OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+if(NOT _rc EQUAL 0)
+  message(FATAL_ERROR "${LONGQA_PYTHON} cannot import torch: run scripts/install_deps.sh")
+endif()
+list(APPEND CMAKE_PREFIX_PATH "${_torch_prefix}")
+
+find_package(Threads REQUIRED)
+find_package(Torch REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+
+# Torch's imported targets carry its compile flags; TORCH_LIBRARIES is what we link.
+# torch/torch.h is heavy: targets that need it get it as a precompiled header.
+function(longqa_use_torch target)
+  target_link_libraries(${target} PUBLIC ${TORCH_LIBRARIES})
+  target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+endfunction()

@@ -1,0 +1,46 @@
+// LittleBird attention (research/littlebird.md §0): pack attention and the joint
+// unpack + blocked sliding-window attention with the BiALiBi bias.
+//
+// Shapes: B batch, H heads, n tokens (any length; padded internally to a
+// multiple of block_size), s packed positions, dh head dim.
+// Query scaling by 1/sqrt(dh) happens inside every function here.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <cstdint>
+
+namespace longqa::attention {
+
+// Per-head BiALiBi scalars, each a (H) tensor (trainable; gradients flow).
+// D[i,j] = 0 if i == j; alpha if i == 0 or j == 0; beta*(i-j) if i > j; gamma*(j-i) if i < j.
+// The bias is subtracted from the logits. Packed keys get the constant Dp = (beta+gamma)/2 * block_size.
+struct BiAlibi {
+  at::Tensor alpha, beta, gamma;
+};
+
+struct UswInputs {
+  at::Tensor q, k, v;        // (B,H,n,dh) token queries / keys / values
+  at::Tensor packed_k;       // (B,H,s,dh)  K(Cp): the packed context through the shared key projection
+  at::Tensor packed_v;       // (B,H,s,dh)  V(Cp)
+  at::Tensor valid;          // (B,n) bool, true = real token, false = padding
+  BiAlibi bias;
+  int64_t block_size = 64;
+};
+
+// Unpack + sliding window (USWAttn): every query token i of block qb = i / block_size
+// attends, in ONE softmax, to all s packed keys (bias -Dp) and to the valid token keys
+// of key blocks {0, qb-1, qb, qb+1} (each key once; bias -D[i,j]).
+// Returns (B,H,n,dh); rows of padded queries are zero.
+
+// Dense masked O(n^2) reference: the test oracle.
+at::Tensor usw_attention_reference(const UswInputs& in);
+// Blocked libtorch version: time and memory linear in n, autograd through every input.
+at::Tensor usw_attention_blocked(const UswInputs& in);
+// What the model calls: the fastest implementation for the tensors' device.
+at::Tensor usw_attention(const UswInputs& in);
+
+// Pack attention: packed queries (B,H,s,dh) attend to token keys/values (B,H,n,dh),
+// padding keys masked (valid: (B,n) bool). No positional bias. Returns (B,H,s,dh).
+at::Tensor pack_attention(const at::Tensor& packed_q, const at::Tensor& k, const at::Tensor& v,
+                          const at::Tensor& valid);
+
+}  // namespace longqa::attention

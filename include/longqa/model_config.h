@@ -1,0 +1,40 @@
+// Model configuration from a Hugging Face style config.json.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace longqa {
+
+struct ModelConfig {
+  std::string model_type = "littlebird";  // "littlebird", "bert", "electra" (bert encoder), ...
+  int64_t vocab_size = 30522;
+  int64_t hidden_size = 384;
+  int64_t num_hidden_layers = 6;
+  int64_t num_attention_heads = 6;
+  int64_t intermediate_size = 1536;
+  int64_t type_vocab_size = 2;
+  int64_t max_position_embeddings = 512;  // bert: absolute positions; littlebird: unused
+  int64_t embedding_size = -1;            // electra: < hidden_size adds embeddings_project; -1 = hidden_size
+  double layer_norm_eps = 1e-12;
+  std::string hidden_act = "gelu";        // gelu, gelu_new, gelu_pytorch_tanh, relu
+  double initializer_range = 0.02;
+  int64_t pad_token_id = 0;
+  // LittleBird
+  int64_t block_size = 64;
+  int64_t pack_size = 64;
+  int64_t max_seq_length = 8192;  // longest sequence one window holds (littlebird); bert uses max_position_embeddings
+  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  bool is_littlebird() const { return model_type == "littlebird"; }
+  // The prefix of encoder parameter names: "bert", "electra", "littlebird".
+  std::string weight_prefix() const;
+  // Longest token sequence the encoder accepts in one window.
+  int64_t max_window_tokens() const;
+
+  static ModelConfig from_json_file(const std::string& path);  // unknown model_type -> clear error
+  static ModelConfig from_json_string(const std::string& text, const std::string& origin = "config.json");
+  std::string to_json_string() const;
+  void save(const std::string& path) const;
+  void validate() const;  // throws on inconsistent sizes (hidden % heads, ...)
+};
+
+}  // namespace longqa

@@ -1,0 +1,81 @@
+// Encoders and the extractive-QA head. Parameters live in a flat name -> tensor
+// map whose names equal the Hugging Face names (bert.encoder.layer.3.attention.self.query.weight,
+// qa_outputs.weight), so loading and saving a checkpoint is a name-to-tensor copy.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "longqa/model_config.h"
+
+namespace longqa {
+
+using NamedTensors = std::map<std::string, at::Tensor>;
+
+// A batch of token sequences, padded to the same length.
+struct EncoderInput {
+  at::Tensor input_ids;       // (B,n) int64
+  at::Tensor token_type_ids;  // (B,n) int64 (may be undefined: all zeros)
+  at::Tensor valid;           // (B,n) bool, true = real token
+};
+
+// One encoder architecture (bert or littlebird). forward() returns the final
+// hidden states (B,n,d).
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  virtual at::Tensor forward(const EncoderInput& input) const = 0;
+  const ModelConfig& config() const { return config_; }
+  // Every parameter this architecture has, as (name, shape), in a fixed order.
+  virtual std::vector<std::pair<std::string, std::vector<int64_t>>> parameter_shapes() const = 0;
+
+ protected:
+  Encoder(ModelConfig config, const NamedTensors* params) : config_(std::move(config)), params_(params) {}
+  const at::Tensor& param(const std::string& name) const;  // throws naming the parameter when absent
+  ModelConfig config_;
+  const NamedTensors* params_;  // owned by the QaModel
+};
+
+struct QaLogits {
+  at::Tensor start, end;  // (B,n) float32; padding positions hold -inf
+};
+
+// Encoder + QA head (qa_outputs: d -> 2).
+class QaModel {
+ public:
+  // Random initialisation (BERT-style normal(0, initializer_range); LittleBird's own
+  // parameters as documented in littlebird_encoder.cpp).
+  static QaModel random(const ModelConfig& config, uint64_t seed);
+  // From a model directory (config.json + model.safetensors or sharded index).
+  // Missing, unexpected (unless ignorable, e.g. pooler) or mis-shaped tensors fail with
+  // a message naming file and tensor. Weights are converted to float32 on load.
+  static QaModel load(const std::string& dir);
+
+  // Writes config.json and model.safetensors (atomically) into dir (created if needed).
+  void save(const std::string& dir) const;
+
+  QaLogits forward(const EncoderInput& input) const;
+  at::Tensor encode(const EncoderInput& input) const { return encoder_->forward(input); }
+
+  const ModelConfig& config() const { return config_; }
+  NamedTensors& parameters() { return params_; }
+  const NamedTensors& parameters() const { return params_; }
+  void to(const at::Device& device, at::ScalarType dtype);
+
+  QaModel(QaModel&&) noexcept;
+  QaModel& operator=(QaModel&&) noexcept;
+  ~QaModel();
+
+ private:
+  explicit QaModel(ModelConfig config);
+  ModelConfig config_;
+  NamedTensors params_;
+  std::unique_ptr<Encoder> encoder_;
+};
+
+// Builds the encoder for config.model_type over the given parameter map.
+std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, const NamedTensors* params);
+
+}  // namespace longqa

@@ -1,0 +1,63 @@
+// The Reader: question + document(s) of any length -> the n best answer spans,
+// with text, score and offsets into the original document.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace longqa {
+
+class QaModel;
+class Tokenizer;
+
+struct ReaderOptions {
+  int64_t max_answer_tokens = 30;   // longest answer, in tokens
+  int64_t n_best = 5;               // answers returned per question
+  int64_t max_question_tokens = 64; // longer questions are truncated
+  int64_t window_tokens = 0;        // tokens per window; 0 = the model's maximum
+  int64_t stride_tokens = 0;        // overlap between windows; 0 = a quarter of the window
+  bool allow_no_answer = false;     // return an empty answer when [CLS] outscores every span
+  double no_answer_threshold = 0.0; // null score must exceed best span score by this much
+  int64_t batch_windows = 8;        // windows per forward pass
+  int num_threads = 0;              // intra-op threads; 0 = leave libtorch's setting
+};
+
+struct Answer {
+  std::string text;           // exactly document[begin_byte, end_byte)
+  double score = 0;           // start logit + end logit
+  int64_t begin_byte = 0, end_byte = 0;  // UTF-8 byte offsets into the document
+  int64_t begin_char = 0, end_char = 0;  // code-point offsets (SQuAD's answer_start convention)
+  int64_t document = 0;       // index of the document in the request
+  bool no_answer = false;     // the empty "no answer" prediction
+};
+
+struct ReadRequest {
+  std::string question;
+  std::vector<std::string> documents;  // one or more; answers are ranked across all of them
+};
+
+class Reader {
+ public:
+  // Loads the model and tokenizer from a model directory.
+  explicit Reader(const std::string& model_dir, ReaderOptions options = {});
+  Reader(std::shared_ptr<const QaModel> model, std::shared_ptr<const Tokenizer> tokenizer,
+         ReaderOptions options = {});
+  ~Reader();
+
+  std::vector<Answer> read(const std::string& question, const std::string& document) const;
+  std::vector<Answer> read(const ReadRequest& request) const;
+  // Several questions at once: their windows share forward passes.
+  std::vector<std::vector<Answer>> read_batch(const std::vector<ReadRequest>& requests) const;
+
+  const ReaderOptions& options() const { return options_; }
+  const QaModel& model() const { return *model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  std::shared_ptr<const QaModel> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  ReaderOptions options_;
+};
+
+}  // namespace longqa

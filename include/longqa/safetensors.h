@@ -1,0 +1,58 @@
+// safetensors reading (memory-mapped, sharded checkpoints included) and writing.
+// Every error names the file and, where there is one, the tensor.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace longqa {
+
+struct TensorInfo {
+  std::string dtype;             // safetensors dtype string: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL
+  std::vector<int64_t> shape;
+  int64_t begin = 0, end = 0;    // byte range within the data section
+};
+
+// One .safetensors file, memory-mapped. Tensors returned by get() are zero-copy
+// CPU views that keep the mapping alive; they are read-only by contract.
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::string& path);
+  const std::string& path() const { return path_; }
+  const std::map<std::string, TensorInfo>& tensors() const { return infos_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  bool contains(const std::string& name) const { return infos_.count(name) != 0; }
+  at::Tensor get(const std::string& name) const;  // throws, naming file and tensor, when absent
+
+ private:
+  std::string path_;
+  std::shared_ptr<void> mapping_;  // munmap on last release
+  const char* data_ = nullptr;     // start of the data section
+  std::map<std::string, TensorInfo> infos_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// All tensors of a checkpoint: `model.safetensors`, or the shards listed by
+// `model.safetensors.index.json`, or a single .safetensors path.
+class Checkpoint {
+ public:
+  explicit Checkpoint(const std::string& path_or_dir);
+  std::vector<std::string> names() const;
+  bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  at::Tensor get(const std::string& name) const;
+  const TensorInfo& info(const std::string& name) const;
+  std::string file_of(const std::string& name) const;
+
+ private:
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, size_t> where_;
+};
+
+// Writes tensors (any dtype above, any device; contiguous copies are made) to
+// `path` atomically (temp file + rename). Names sorted, header padded to 8 bytes.
+void save_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace longqa

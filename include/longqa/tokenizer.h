@@ -1,0 +1,79 @@
+// WordPiece tokenizer with character offsets, equal to Hugging Face's BertTokenizer /
+// tokenizers' BertWordPiece for the same vocabulary and settings. No torch here.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace longqa {
+
+struct TokenizerOptions {
+  bool lowercase = true;               // do_lower_case
+  int strip_accents = -1;              // -1: follow lowercase (HF default), 0: no, 1: yes
+  bool tokenize_chinese_chars = true;  // put spaces around CJK ideographs
+  bool clean_text = true;              // drop control chars, map whitespace to ' '
+  std::string unk_token = "[UNK]";
+  std::string cls_token = "[CLS]", sep_token = "[SEP]", pad_token = "[PAD]", mask_token = "[MASK]";
+  std::string continuing_subword_prefix = "##";
+  int max_input_chars_per_word = 100;
+  // What to do with invalid UTF-8 in the input: throw, or replace by U+FFFD.
+  bool replace_invalid_utf8 = false;
+};
+
+// One token: its id, its text (as in the vocabulary) and the byte range of the
+// original UTF-8 input it came from ([begin, end), end exclusive).
+struct Token {
+  int32_t id;
+  std::string text;
+  int64_t begin, end;
+};
+
+class Tokenizer {
+ public:
+  Tokenizer(std::vector<std::string> vocab, TokenizerOptions options);
+
+  // vocab.txt (one token per line), with tokenizer_config.json beside it read if present.
+  static Tokenizer from_vocab_file(const std::string& vocab_path);
+  // HF tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece); anything else is refused.
+  static Tokenizer from_tokenizer_json(const std::string& path);
+  // A model directory: tokenizer.json if present, else vocab.txt (+ tokenizer_config.json).
+  static Tokenizer from_directory(const std::string& dir);
+
+  // Tokens of `text` without special tokens. Offsets are byte offsets into `text`.
+  std::vector<Token> tokenize(std::string_view text) const;
+
+  int32_t token_to_id(const std::string& token) const;  // unk id when absent
+  const std::string& id_to_token(int32_t id) const;
+  int32_t vocab_size() const { return static_cast<int32_t>(vocab_.size()); }
+  int32_t cls_id() const { return cls_id_; }
+  int32_t sep_id() const { return sep_id_; }
+  int32_t pad_id() const { return pad_id_; }
+  int32_t unk_id() const { return unk_id_; }
+  int32_t mask_id() const { return mask_id_; }
+  const TokenizerOptions& options() const { return options_; }
+  const std::vector<std::string>& vocab() const { return vocab_; }
+
+ private:
+  std::vector<std::string> vocab_;
+  std::unordered_map<std::string, int32_t> ids_;
+  TokenizerOptions options_;
+  int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1, mask_id_ = -1;
+};
+
+// Code-point index of each byte offset: for converting byte offsets to the
+// character offsets SQuAD-style data use (answer_start counts code points).
+class Utf8Index {
+ public:
+  explicit Utf8Index(std::string_view text);
+  int64_t char_of_byte(int64_t byte_offset) const;  // byte_offset must lie on a char boundary or at the end
+  int64_t byte_of_char(int64_t char_offset) const;
+  int64_t num_chars() const { return static_cast<int64_t>(char_starts_.size()) - 1; }
+
+ private:
+  std::vector<int64_t> char_starts_;  // byte offset of each char, plus the total length
+};
+
+}  // namespace longqa
