@@ -1,3 +1,54 @@
-#include <torch/torch.h>
+// longqa: one binary, one subcommand per task. The work is done by the libraries;
+// this file only dispatches and turns exceptions into messages and exit codes.
+#include <exception>
+#include <functional>
 #include <iostream>
-int main(){ std::cout << at::ones({2}).sum().item<float>() << "\n"; return 0;}
+#include <map>
+
+#include "commands.h"
+
+namespace {
+
+const char* kUsage = R"(usage: longqa COMMAND [options]
+
+commands:
+  read        answer a question from one document (any length)
+  tokenize    show the tokens, ids and character offsets of a text
+  model init  write a randomly initialised model directory
+
+Run `longqa COMMAND --help` for the options of each command.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace longqa::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::map<std::string, std::function<int(const Argv&)>> commands = {
+      {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command}};
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  // Two-word commands ("model init") first.
+  std::string name = args[0];
+  size_t used = 1;
+  if (args.size() > 1 && commands.count(args[0] + " " + args[1])) {
+    name = args[0] + " " + args[1];
+    used = 2;
+  }
+  auto it = commands.find(name);
+  if (it == commands.end()) {
+    std::cerr << "longqa: unknown command '" << name << "'\n\n" << kUsage;
+    return 2;
+  }
+  try {
+    return it->second(Argv(args.begin() + used, args.end()));
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "longqa " << name << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "longqa " << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

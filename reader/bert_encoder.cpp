@@ -1,1 +1,69 @@
-// (being written)
+// BERT-family encoder (BERT, ELECTRA discriminator): dense attention and absolute
+// positions, parameter names as in Hugging Face's BertModel / ElectraModel so that
+// BertForQuestionAnswering and ElectraForQuestionAnswering checkpoints load unchanged.
+#include "layers.h"
+
+namespace longqa {
+namespace {
+
+class BertEncoder final : public Encoder {
+ public:
+  BertEncoder(const ModelConfig& config, const NamedTensors* params)
+      : Encoder(config, params), prefix_(config.weight_prefix()) {}
+
+  at::Tensor forward(const EncoderInput& input) const override {
+    const auto& c = config_;
+    auto x = layers::embeddings(*params_, prefix_ + ".embeddings", input, c, /*absolute_positions=*/true);
+    if (has_projection()) x = layers::linear(*params_, prefix_ + ".embeddings_project", x);
+    // (B,1,1,n): true where the key is a real token.
+    const auto key_mask = input.valid.view({input.valid.size(0), 1, 1, input.valid.size(1)});
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+      const std::string layer = prefix_ + ".encoder.layer." + std::to_string(i) + ".";
+      auto q = layers::split_heads(layers::linear(*params_, layer + "attention.self.query", x), c.num_attention_heads);
+      auto k = layers::split_heads(layers::linear(*params_, layer + "attention.self.key", x), c.num_attention_heads);
+      auto v = layers::split_heads(layers::linear(*params_, layer + "attention.self.value", x), c.num_attention_heads);
+      auto context = layers::merge_heads(at::scaled_dot_product_attention(q, k, v, key_mask));
+      auto a = layers::layer_norm(*params_, layer + "attention.output.LayerNorm",
+                                  layers::linear(*params_, layer + "attention.output.dense", context) + x,
+                                  c.layer_norm_eps);
+      x = layers::feed_forward(*params_, layer, a, c);
+    }
+    return x;
+  }
+
+  layers::Shapes parameter_shapes() const override {
+    const auto& c = config_;
+    const int64_t e = embedding_width();
+    layers::Shapes s;
+    const std::string emb = prefix_ + ".embeddings.";
+    s.push_back({emb + "word_embeddings.weight", {c.vocab_size, e}});
+    s.push_back({emb + "position_embeddings.weight", {c.max_position_embeddings, e}});
+    s.push_back({emb + "token_type_embeddings.weight", {c.type_vocab_size, e}});
+    layers::add_layer_norm(s, emb + "LayerNorm", e);
+    if (has_projection()) layers::add_linear(s, prefix_ + ".embeddings_project", e, c.hidden_size);
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+      const std::string layer = prefix_ + ".encoder.layer." + std::to_string(i) + ".";
+      for (const char* p : {"query", "key", "value"})
+        layers::add_linear(s, layer + "attention.self." + p, c.hidden_size, c.hidden_size);
+      layers::add_linear(s, layer + "attention.output.dense", c.hidden_size, c.hidden_size);
+      layers::add_layer_norm(s, layer + "attention.output.LayerNorm", c.hidden_size);
+      layers::add_feed_forward(s, layer, c);
+    }
+    return s;
+  }
+
+ private:
+  int64_t embedding_width() const {
+    return config_.embedding_size > 0 ? config_.embedding_size : config_.hidden_size;
+  }
+  bool has_projection() const { return embedding_width() != config_.hidden_size; }
+  std::string prefix_;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_bert_encoder(const ModelConfig& config, const NamedTensors* params) {
+  return std::make_unique<BertEncoder>(config, params);
+}
+
+}  // namespace longqa

@@ -1,1 +1,95 @@
-// (being written)
+// Layer builders shared by the encoders, and the encoder factory.
+#include "layers.h"
+
+#include <stdexcept>
+
+namespace longqa {
+
+std::unique_ptr<Encoder> make_bert_encoder(const ModelConfig& config, const NamedTensors* params);
+std::unique_ptr<Encoder> make_littlebird_encoder(const ModelConfig& config, const NamedTensors* params);
+
+std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, const NamedTensors* params) {
+  if (config.model_type == "littlebird") return make_littlebird_encoder(config, params);
+  if (config.model_type == "bert" || config.model_type == "electra") return make_bert_encoder(config, params);
+  throw std::invalid_argument("unsupported model_type '" + config.model_type +
+                              "' (supported: littlebird, bert, electra)");
+}
+
+const at::Tensor& Encoder::param(const std::string& name) const { return layers::get(*params_, name); }
+
+namespace layers {
+
+const at::Tensor& get(const NamedTensors& params, const std::string& name) {
+  auto it = params.find(name);
+  if (it == params.end()) throw std::out_of_range("model has no parameter '" + name + "'");
+  return it->second;
+}
+
+at::Tensor linear(const NamedTensors& params, const std::string& prefix, const at::Tensor& x) {
+  return at::linear(x, get(params, prefix + ".weight"), get(params, prefix + ".bias"));
+}
+
+at::Tensor layer_norm(const NamedTensors& params, const std::string& prefix, const at::Tensor& x, double eps) {
+  return at::layer_norm(x, {x.size(-1)}, get(params, prefix + ".weight"), get(params, prefix + ".bias"), eps);
+}
+
+at::Tensor activation(const at::Tensor& x, const std::string& hidden_act) {
+  if (hidden_act == "gelu") return at::gelu(x);
+  if (hidden_act == "gelu_new" || hidden_act == "gelu_pytorch_tanh" || hidden_act == "gelu_fast")
+    return at::gelu(x, "tanh");
+  if (hidden_act == "relu") return at::relu(x);
+  throw std::invalid_argument("unsupported hidden_act '" + hidden_act + "'");
+}
+
+at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
+  const auto b = x.size(0), n = x.size(1), d = x.size(2);
+  return x.view({b, n, heads, d / heads}).transpose(1, 2);
+}
+
+at::Tensor merge_heads(const at::Tensor& x) {
+  const auto b = x.size(0), h = x.size(1), n = x.size(2), dh = x.size(3);
+  return x.transpose(1, 2).reshape({b, n, h * dh});
+}
+
+at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, const at::Tensor& a,
+                        const ModelConfig& config) {
+  auto h = activation(linear(params, layer + "intermediate.dense", a), config.hidden_act);
+  h = linear(params, layer + "output.dense", h);
+  return layer_norm(params, layer + "output.LayerNorm", h + a, config.layer_norm_eps);
+}
+
+at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
+                      const ModelConfig& config, bool absolute_positions) {
+  const auto& ids = input.input_ids;
+  const auto n = ids.size(1);
+  auto x = at::embedding(get(params, prefix + ".word_embeddings.weight"), ids);
+  at::Tensor types = input.token_type_ids.defined() ? input.token_type_ids : at::zeros_like(ids);
+  x = x + at::embedding(get(params, prefix + ".token_type_embeddings.weight"), types);
+  if (absolute_positions) {
+    if (n > config.max_position_embeddings)
+      throw std::invalid_argument("sequence of " + std::to_string(n) + " tokens exceeds max_position_embeddings " +
+                                  std::to_string(config.max_position_embeddings));
+    auto positions = at::arange(n, ids.options());
+    x = x + at::embedding(get(params, prefix + ".position_embeddings.weight"), positions).unsqueeze(0);
+  }
+  return layer_norm(params, prefix + ".LayerNorm", x, config.layer_norm_eps);
+}
+
+void add_linear(Shapes& shapes, const std::string& prefix, int64_t in, int64_t out) {
+  shapes.push_back({prefix + ".weight", {out, in}});
+  shapes.push_back({prefix + ".bias", {out}});
+}
+
+void add_layer_norm(Shapes& shapes, const std::string& prefix, int64_t d) {
+  shapes.push_back({prefix + ".weight", {d}});
+  shapes.push_back({prefix + ".bias", {d}});
+}
+
+void add_feed_forward(Shapes& shapes, const std::string& layer, const ModelConfig& config) {
+  add_linear(shapes, layer + "intermediate.dense", config.hidden_size, config.intermediate_size);
+  add_linear(shapes, layer + "output.dense", config.intermediate_size, config.hidden_size);
+  add_layer_norm(shapes, layer + "output.LayerNorm", config.hidden_size);
+}
+
+}  // namespace layers
+}  // namespace longqa

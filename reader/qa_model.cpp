@@ -1,1 +1,132 @@
-// (being written)
+#include "longqa/qa_model.h"
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "layers.h"
+#include "longqa/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace longqa {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string shape_string(at::IntArrayRef shape) {
+  std::ostringstream out;
+  out << shape;
+  return out.str();
+}
+
+// Checkpoint tensors that QA inference does not use and may safely be ignored.
+bool ignorable(const std::string& name) {
+  return name.find(".pooler.") != std::string::npos || ends_with(name, "embeddings.position_ids") ||
+         name.rfind("cls.", 0) == 0 || name.rfind("discriminator_predictions.", 0) == 0;
+}
+
+// ALiBi's geometric slopes 2^(-8k/H), k = 1..H: a local bias to start from.
+at::Tensor alibi_slopes(int64_t heads) {
+  auto k = at::arange(1, heads + 1, at::kFloat);
+  return at::pow(2.0, -8.0 * k / static_cast<double>(heads));
+}
+
+}  // namespace
+
+QaModel::QaModel(ModelConfig config) : config_(std::move(config)) {
+  config_.validate();
+  encoder_ = make_encoder(config_, &params_);
+}
+QaModel::QaModel(QaModel&& other) noexcept
+    : config_(std::move(other.config_)), params_(std::move(other.params_)) {
+  encoder_ = make_encoder(config_, &params_);  // rebind to our own parameter map
+}
+QaModel& QaModel::operator=(QaModel&& other) noexcept {
+  config_ = std::move(other.config_);
+  params_ = std::move(other.params_);
+  encoder_ = make_encoder(config_, &params_);
+  return *this;
+}
+QaModel::~QaModel() = default;
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> QaModel::parameter_shapes() const {
+  auto shapes = encoder_->parameter_shapes();
+  layers::add_linear(shapes, "qa_outputs", config_.hidden_size, 2);
+  return shapes;
+}
+
+QaModel QaModel::random(const ModelConfig& config, uint64_t seed) {
+  QaModel model(config);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double std = config.initializer_range;
+  const auto slopes = alibi_slopes(config.num_attention_heads);
+  for (const auto& [name, shape] : model.parameter_shapes()) {
+    at::Tensor t;
+    if (ends_with(name, "LayerNorm.weight")) {
+      t = at::ones(shape);
+    } else if (ends_with(name, ".bias") || ends_with(name, "bialibi_alpha")) {
+      t = at::zeros(shape);
+    } else if (ends_with(name, "bialibi_beta") || ends_with(name, "bialibi_gamma")) {
+      t = slopes.clone();
+    } else {
+      t = at::normal(0.0, std, shape, gen);
+    }
+    model.params_[name] = t;
+  }
+  return model;
+}
+
+QaModel QaModel::load(const std::string& dir) {
+  const fs::path root(dir);
+  if (!fs::is_directory(root)) throw std::runtime_error(dir + ": not a model directory");
+  QaModel model(ModelConfig::from_json_file((root / "config.json").string()));
+  Checkpoint checkpoint(dir);
+  std::set<std::string> expected;
+  for (const auto& [name, shape] : model.parameter_shapes()) {
+    expected.insert(name);
+    if (!checkpoint.contains(name))
+      throw std::runtime_error(dir + ": checkpoint has no tensor '" + name + "' (a " + model.config_.model_type +
+                               " question-answering model needs it)");
+    at::Tensor t = checkpoint.get(name);
+    if (t.sizes() != at::IntArrayRef(shape))
+      throw std::runtime_error(checkpoint.file_of(name) + ": tensor '" + name + "' has shape " +
+                               shape_string(t.sizes()) + ", config.json implies " + shape_string(shape));
+    if (!at::isFloatingType(t.scalar_type()))
+      throw std::runtime_error(checkpoint.file_of(name) + ": tensor '" + name + "' has non-float dtype " +
+                               checkpoint.info(name).dtype);
+    // float32 tensors stay zero-copy views of the mapping (read-only); others are converted.
+    model.params_[name] = t.to(at::kFloat);
+  }
+  for (const auto& name : checkpoint.names()) {
+    if (!expected.count(name) && !ignorable(name))
+      throw std::runtime_error(checkpoint.file_of(name) + ": unexpected tensor '" + name + "' for a " +
+                               model.config_.model_type + " model with this config.json");
+  }
+  return model;
+}
+
+void QaModel::save(const std::string& dir) const {
+  fs::create_directories(dir);
+  config_.save((fs::path(dir) / "config.json").string());
+  std::map<std::string, at::Tensor> tensors;
+  for (const auto& [name, t] : params_) tensors[name] = t.detach().to(at::kCPU);
+  save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
+}
+
+QaLogits QaModel::forward(const EncoderInput& input) const {
+  auto hidden = encoder_->forward(input);
+  auto logits = layers::linear(params_, "qa_outputs", hidden).to(at::kFloat);
+  auto pad = input.valid.logical_not();
+  return {logits.select(-1, 0).masked_fill(pad, -INFINITY), logits.select(-1, 1).masked_fill(pad, -INFINITY)};
+}
+
+void QaModel::to(const at::Device& device, at::ScalarType dtype) {
+  for (auto& [name, t] : params_) t = t.to(device, dtype);
+}
+
+}  // namespace longqa

@@ -1,1 +1,204 @@
-// (being written)
+// The Reader: [CLS] question [SEP] document [SEP] through the QA model, in strided
+// windows when the document is longer than one window, answers merged across windows
+// and documents.
+#include "longqa/reader.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+
+#include "longqa/qa_model.h"
+#include "longqa/tokenizer.h"
+
+namespace longqa {
+namespace {
+
+// One window: a slice [begin, end) of one document's tokens, read with its question.
+struct Window {
+  size_t request, document;
+  int64_t begin, end;
+  int64_t length(int64_t question_tokens) const { return question_tokens + (end - begin) + 3; }
+};
+
+struct Tokenized {
+  std::vector<int32_t> question;
+  std::vector<std::vector<Token>> documents;
+};
+
+// Windows over n tokens: capacity tokens each, consecutive windows sharing `overlap`.
+std::vector<std::pair<int64_t, int64_t>> window_ranges(int64_t n, int64_t capacity, int64_t overlap) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (int64_t begin = 0; begin < n; begin += capacity - overlap) {
+    const int64_t end = std::min(n, begin + capacity);
+    ranges.emplace_back(begin, end);
+    if (end == n) break;
+  }
+  return ranges;
+}
+
+void check_options(const ReaderOptions& o) {
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(std::string("reader option ") + what);
+  };
+  require(o.max_answer_tokens > 0, "max_answer_tokens must be > 0");
+  require(o.n_best > 0, "n_best must be > 0");
+  require(o.max_question_tokens > 0, "max_question_tokens must be > 0");
+  require(o.window_tokens >= 0, "window_tokens must be >= 0 (0 = the model's maximum)");
+  require(o.overlap_tokens >= -1, "overlap_tokens must be >= 0 (or -1 for a quarter of the window)");
+  require(o.batch_windows > 0, "batch_windows must be > 0");
+  require(o.num_threads >= 0, "num_threads must be >= 0");
+}
+
+}  // namespace
+
+Reader::Reader(const std::string& model_dir, ReaderOptions options)
+    : Reader(std::make_shared<QaModel>(QaModel::load(model_dir)),
+             std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir)), options) {}
+
+Reader::Reader(std::shared_ptr<const QaModel> model, std::shared_ptr<const Tokenizer> tokenizer,
+               ReaderOptions options)
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
+  check_options(options_);
+  if (tokenizer_->vocab_size() > model_->config().vocab_size)
+    throw std::invalid_argument("tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
+                                " tokens but the model's vocab_size is " +
+                                std::to_string(model_->config().vocab_size));
+  if (options_.num_threads > 0) at::set_num_threads(options_.num_threads);
+}
+
+Reader::~Reader() = default;
+
+std::vector<Answer> Reader::read(const std::string& question, const std::string& document) const {
+  return read(ReadRequest{question, {document}});
+}
+
+std::vector<Answer> Reader::read(const ReadRequest& request) const { return read_batch({request}).front(); }
+
+std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadRequest>& requests) const {
+  c10::InferenceMode inference;
+  const auto& config = model_->config();
+  const int64_t model_max = config.max_window_tokens();
+  const int64_t window_max = options_.window_tokens > 0 ? std::min(options_.window_tokens, model_max) : model_max;
+
+  // Tokenize everything once; cut each document into windows.
+  std::vector<Tokenized> tokenized(requests.size());
+  std::vector<Window> windows;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    auto& t = tokenized[r];
+    for (const auto& token : tokenizer_->tokenize(requests[r].question)) t.question.push_back(token.id);
+    if (static_cast<int64_t>(t.question.size()) > options_.max_question_tokens)
+      t.question.resize(options_.max_question_tokens);
+    const int64_t capacity = window_max - static_cast<int64_t>(t.question.size()) - 3;
+    if (capacity < 1)
+      throw std::invalid_argument("window of " + std::to_string(window_max) + " tokens leaves no room for the document");
+    const int64_t overlap = options_.overlap_tokens >= 0 ? std::min(options_.overlap_tokens, capacity - 1) : capacity / 4;
+    for (size_t d = 0; d < requests[r].documents.size(); ++d) {
+      t.documents.push_back(tokenizer_->tokenize(requests[r].documents[d]));
+      for (auto [begin, end] : window_ranges(static_cast<int64_t>(t.documents.back().size()), capacity, overlap))
+        windows.push_back({r, d, begin, end});
+    }
+  }
+  // Similar lengths share a batch, so little is spent on padding.
+  auto length_of = [&](const Window& w) { return w.length(static_cast<int64_t>(tokenized[w.request].question.size())); };
+  std::stable_sort(windows.begin(), windows.end(),
+                   [&](const Window& a, const Window& b) { return length_of(a) < length_of(b); });
+
+  // Best score per distinct span (request, document, byte range); lowest null score per request.
+  std::vector<std::map<std::tuple<size_t, int64_t, int64_t>, Answer>> spans(requests.size());
+  std::vector<double> null_score(requests.size(), INFINITY);
+  const at::Device device = model_->parameters().begin()->second.device();
+  const int64_t top = std::max<int64_t>(options_.n_best, 20);
+
+  for (size_t first = 0; first < windows.size(); first += options_.batch_windows) {
+    const size_t last = std::min(windows.size(), first + static_cast<size_t>(options_.batch_windows));
+    const int64_t batch = static_cast<int64_t>(last - first);
+    int64_t n = 0;
+    for (size_t w = first; w < last; ++w) n = std::max(n, length_of(windows[w]));
+    auto ids = at::full({batch, n}, tokenizer_->pad_id(), at::kLong);
+    auto types = at::zeros({batch, n}, at::kLong);
+    auto valid = at::zeros({batch, n}, at::kBool);
+    auto ids_a = ids.accessor<int64_t, 2>();
+    auto types_a = types.accessor<int64_t, 2>();
+    auto valid_a = valid.accessor<bool, 2>();
+    for (int64_t b = 0; b < batch; ++b) {
+      const Window& w = windows[first + b];
+      const auto& t = tokenized[w.request];
+      int64_t i = 0;
+      ids_a[b][i++] = tokenizer_->cls_id();
+      for (int32_t id : t.question) ids_a[b][i++] = id;
+      ids_a[b][i++] = tokenizer_->sep_id();
+      for (int64_t k = w.begin; k < w.end; ++k) {
+        types_a[b][i] = 1;
+        ids_a[b][i++] = t.documents[w.document][k].id;
+      }
+      types_a[b][i] = 1;
+      ids_a[b][i++] = tokenizer_->sep_id();
+      for (int64_t k = 0; k < i; ++k) valid_a[b][k] = true;
+    }
+    auto logits = model_->forward({ids.to(device), types.to(device), valid.to(device)});
+    auto start = logits.start.to(at::kCPU), end = logits.end.to(at::kCPU);
+
+    for (int64_t b = 0; b < batch; ++b) {
+      const Window& w = windows[first + b];
+      const auto& t = tokenized[w.request];
+      const auto& doc = t.documents[w.document];
+      const int64_t offset = static_cast<int64_t>(t.question.size()) + 2;  // sequence index of token w.begin
+      const int64_t len = w.end - w.begin;
+      auto s_row = start[b].narrow(0, offset, len), e_row = end[b].narrow(0, offset, len);
+      null_score[w.request] = std::min(null_score[w.request], (start[b][0] + end[b][0]).item<double>());
+      const int64_t k = std::min(top, len);
+      auto s_top = std::get<1>(s_row.topk(k)), e_top = std::get<1>(e_row.topk(k));
+      auto s_val = s_row.accessor<float, 1>(), e_val = e_row.accessor<float, 1>();
+      auto s_idx = s_top.accessor<int64_t, 1>(), e_idx = e_top.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < k; ++i) {
+        const int64_t si = s_idx[i];
+        for (int64_t j = 0; j < k; ++j) {
+          const int64_t ei = e_idx[j];
+          if (ei < si || ei - si + 1 > options_.max_answer_tokens) continue;
+          const double score = static_cast<double>(s_val[si]) + e_val[ei];
+          const Token& first_token = doc[w.begin + si];
+          const Token& last_token = doc[w.begin + ei];
+          auto key = std::make_tuple(w.document, first_token.begin, last_token.end);
+          auto [it, inserted] = spans[w.request].try_emplace(key);
+          if (inserted || score > it->second.score) {
+            it->second.score = score;
+            it->second.begin_byte = first_token.begin;
+            it->second.end_byte = last_token.end;
+            it->second.document = static_cast<int64_t>(w.document);
+          }
+        }
+      }
+    }
+  }
+
+  std::vector<std::vector<Answer>> results(requests.size());
+  for (size_t r = 0; r < requests.size(); ++r) {
+    auto& answers = results[r];
+    for (auto& [key, answer] : spans[r]) answers.push_back(std::move(answer));
+    std::sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) { return a.score > b.score; });
+    if (static_cast<int64_t>(answers.size()) > options_.n_best) answers.resize(options_.n_best);
+    std::map<int64_t, Utf8Index> indexes;
+    for (auto& a : answers) {
+      const std::string& doc = requests[r].documents[a.document];
+      a.text = doc.substr(a.begin_byte, a.end_byte - a.begin_byte);
+      auto it = indexes.try_emplace(a.document, doc).first;
+      a.begin_char = it->second.char_of_byte(a.begin_byte);
+      a.end_char = it->second.char_of_byte(a.end_byte);
+    }
+    const bool no_answer_wins =
+        answers.empty() || null_score[r] - options_.no_answer_threshold > answers.front().score;
+    if (options_.allow_no_answer && std::isfinite(null_score[r]) && no_answer_wins) {
+      Answer none;
+      none.no_answer = true;
+      none.score = null_score[r];
+      answers.insert(answers.begin(), none);
+      if (static_cast<int64_t>(answers.size()) > options_.n_best) answers.resize(options_.n_best);
+    }
+  }
+  return results;
+}
+
+}  // namespace longqa

@@ -1,1 +1,186 @@
-// (being written)
+// The Reader: windows over long documents, span decoding, offsets, n-best, no-answer,
+// batching. A "planted" model (attention and FFN outputs zeroed, so each token's logits
+// depend on its own embedding only) puts the true answer where the test wants it.
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "longqa/qa_model.h"
+#include "longqa/reader.h"
+#include "longqa/tokenizer.h"
+#include "test_util.h"
+
+using namespace longqa;
+
+namespace {
+
+ModelConfig reader_config(const std::string& type) {
+  ModelConfig c;
+  c.model_type = type;
+  c.vocab_size = static_cast<int64_t>(test::tiny_vocab().size());
+  c.hidden_size = 32;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 4;
+  c.intermediate_size = 64;
+  c.max_position_embeddings = 512;
+  c.block_size = 16;
+  c.pack_size = 8;
+  c.max_seq_length = 512;
+  return c;
+}
+
+// Start logit high on "alpha" only, end logit high on "omega" only, zero elsewhere;
+// with `cls_null`, [CLS] outscores every span (no answer).
+std::shared_ptr<QaModel> planted_model(const std::string& type, bool cls_null = false) {
+  auto model = std::make_shared<QaModel>(QaModel::random(reader_config(type), 1));
+  auto& p = model->parameters();
+  c10::NoGradGuard no_grad;
+  const std::string prefix = model->config().weight_prefix();
+  for (auto& [name, t] : p) {
+    const bool output = name.find("attention.output.dense") != std::string::npos ||
+                        name.find("layer.0.output.dense") != std::string::npos;
+    if (output || name.find("token_type_embeddings") != std::string::npos ||
+        name.find("position_embeddings") != std::string::npos)
+      t.zero_();
+  }
+  auto words = p.at(prefix + ".embeddings.word_embeddings.weight");
+  words.narrow(1, 0, 4).zero_();
+  words[5][0] = 8;   // alpha: dim 0 up, dim 1 down
+  words[5][1] = -8;
+  words[6][2] = 8;   // omega: dim 2 up, dim 3 down
+  words[6][3] = -8;
+  if (cls_null) {
+    words[2][0] = 30;
+    words[2][1] = -30;
+    words[2][2] = 30;
+    words[2][3] = -30;
+  }
+  auto head = p.at("qa_outputs.weight");
+  head.zero_();
+  head[0][0] = 1, head[0][1] = -1;  // start = x0 - x1
+  head[1][2] = 1, head[1][3] = -1;  // end = x2 - x3
+  p.at("qa_outputs.bias").zero_();
+  return model;
+}
+
+std::shared_ptr<Tokenizer> tiny_tokenizer() {
+  return std::make_shared<Tokenizer>(test::tiny_vocab(), TokenizerOptions{});
+}
+
+// "w0 w1 ... " filler of `words` words, with multi-byte text sprinkled in.
+std::string filler(int words, int seed) {
+  std::string s;
+  for (int i = 0; i < words; ++i) {
+    s += "w" + std::to_string((i * 7 + seed) % 200) + " ";
+    if (i % 50 == 0) s += "가나다 é ";
+  }
+  return s;
+}
+
+int64_t code_points(const std::string& s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("the planted answer is found anywhere in a long document, with exact offsets", "[reader]") {
+  for (const std::string type : {"littlebird", "bert"}) {
+    INFO(type);
+    ReaderOptions options;
+    options.window_tokens = 96;  // the document needs dozens of windows
+    Reader reader(planted_model(type), tiny_tokenizer(), options);
+    for (int position : {0, 150, 1333, 2990}) {
+      INFO("answer after word " << position);
+      const std::string prefix = filler(position, 1);
+      const std::string doc = prefix + "alpha w5 w6 omega " + filler(3000 - position, 2);
+      const auto answers = reader.read("the w1 question", doc);
+      REQUIRE(!answers.empty());
+      CHECK(answers[0].text == "alpha w5 w6 omega");
+      CHECK(answers[0].begin_byte == static_cast<int64_t>(prefix.size()));
+      CHECK(answers[0].begin_char == code_points(prefix));
+      CHECK(answers[0].end_char - answers[0].begin_char == 17);
+      CHECK(answers.size() <= 5);
+    }
+  }
+}
+
+TEST_CASE("answer offsets always slice the original text to the answer text", "[reader]") {
+  ReaderOptions options;
+  options.window_tokens = 64;
+  options.n_best = 20;
+  const auto random_model = std::make_shared<QaModel>(QaModel::random(reader_config("littlebird"), 9));
+  Reader reader(random_model, tiny_tokenizer(), options);
+  const std::string doc = "Ünïcode  w1,w2. 가나다 w3\tw4\n\n😀 w5 ##s the w6 ALPHA w7 omega. " + filler(300, 3);
+  const auto answers = reader.read("w1 w2", doc);
+  REQUIRE(answers.size() == 20);
+  const Utf8Index index(doc);
+  for (const auto& a : answers) {
+    CHECK(a.text == doc.substr(a.begin_byte, a.end_byte - a.begin_byte));
+    CHECK(index.char_of_byte(a.begin_byte) == a.begin_char);
+    CHECK(index.char_of_byte(a.end_byte) == a.end_char);
+    CHECK(a.end_byte > a.begin_byte);
+  }
+  for (size_t i = 1; i < answers.size(); ++i) CHECK(answers[i - 1].score >= answers[i].score);
+}
+
+TEST_CASE("max_answer_tokens and n_best are respected", "[reader]") {
+  ReaderOptions options;
+  options.max_answer_tokens = 2;
+  options.n_best = 3;
+  auto tokenizer = tiny_tokenizer();
+  Reader reader(planted_model("littlebird"), tokenizer, options);
+  const auto answers = reader.read("w1", filler(40, 1) + "alpha w5 w6 omega " + filler(40, 2));
+  REQUIRE(answers.size() == 3);
+  for (const auto& a : answers) CHECK(tokenizer->tokenize(a.text).size() <= 2);
+  CHECK(answers[0].text != "alpha w5 w6 omega");
+}
+
+TEST_CASE("answers are ranked across several documents, and batches equal single reads", "[reader]") {
+  Reader reader(planted_model("bert"), tiny_tokenizer());
+  ReadRequest request{"w3", {filler(100, 1), filler(50, 2) + "alpha w9 omega" + filler(10, 3), filler(20, 4)}};
+  const auto answers = reader.read(request);
+  REQUIRE(!answers.empty());
+  CHECK(answers[0].document == 1);
+  CHECK(answers[0].text == "alpha w9 omega");
+
+  ReadRequest other{"w4 w5", {filler(70, 5) + "alpha omega"}};
+  const auto batch = reader.read_batch({request, other, request});
+  REQUIRE(batch.size() == 3);
+  for (const auto& [got, want] : {std::pair{batch[0], answers}, std::pair{batch[1], reader.read(other)},
+                                  std::pair{batch[2], answers}}) {
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].text == want[i].text);
+      CHECK(got[i].score == Approx(want[i].score).margin(1e-4));
+    }
+  }
+}
+
+TEST_CASE("no-answer: returned first when [CLS] wins and the option allows it", "[reader]") {
+  const std::string doc = filler(30, 1) + "alpha w1 omega";
+  ReaderOptions options;
+  options.allow_no_answer = true;
+  const auto with_null = Reader(planted_model("littlebird", /*cls_null=*/true), tiny_tokenizer(), options).read("w2", doc);
+  REQUIRE(!with_null.empty());
+  CHECK(with_null[0].no_answer);
+  CHECK(with_null[0].text.empty());
+  const auto without_null = Reader(planted_model("littlebird", false), tiny_tokenizer(), options).read("w2", doc);
+  CHECK_FALSE(without_null[0].no_answer);
+  options.allow_no_answer = false;
+  const auto never = Reader(planted_model("littlebird", true), tiny_tokenizer(), options).read("w2", doc);
+  CHECK_FALSE(never[0].no_answer);
+}
+
+TEST_CASE("edge inputs and bad options", "[reader]") {
+  Reader reader(planted_model("littlebird"), tiny_tokenizer());
+  CHECK(reader.read("w1", "").empty());
+  CHECK(reader.read("", "alpha omega")[0].text == "alpha omega");
+  ReaderOptions bad;
+  bad.n_best = 0;
+  CHECK_THROWS_WITH(Reader(planted_model("bert"), tiny_tokenizer(), bad), Catch::Contains("n_best"));
+  ReaderOptions tiny_window;
+  tiny_window.window_tokens = 4;
+  CHECK_THROWS_WITH(Reader(planted_model("bert"), tiny_tokenizer(), tiny_window).read("w1 w2 w3", "w4"),
+                    Catch::Contains("no room"));
+}

@@ -63,6 +63,8 @@ class QaModel {
   NamedTensors& parameters() { return params_; }
   const NamedTensors& parameters() const { return params_; }
   void to(const at::Device& device, at::ScalarType dtype);
+  // Every parameter of this config, as (name, shape): the encoder's and the QA head's.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> parameter_shapes() const;
 
   QaModel(QaModel&&) noexcept;
   QaModel& operator=(QaModel&&) noexcept;

@@ -15,8 +15,8 @@ struct ReaderOptions {
   int64_t max_answer_tokens = 30;   // longest answer, in tokens
   int64_t n_best = 5;               // answers returned per question
   int64_t max_question_tokens = 64; // longer questions are truncated
-  int64_t window_tokens = 0;        // tokens per window; 0 = the model's maximum
-  int64_t stride_tokens = 0;        // overlap between windows; 0 = a quarter of the window
+  int64_t window_tokens = 0;        // tokens per window, question included; 0 = the model's maximum
+  int64_t overlap_tokens = -1;      // document tokens shared by consecutive windows; -1 = a quarter
   bool allow_no_answer = false;     // return an empty answer when [CLS] outscores every span
   double no_answer_threshold = 0.0; // null score must exceed best span score by this much
   int64_t batch_windows = 8;        // windows per forward pass

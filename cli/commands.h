@@ -1,0 +1,17 @@
+// The longqa subcommands. Each takes the arguments after its own name and returns the exit code.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace longqa::cli {
+
+using Argv = std::vector<std::string>;
+
+int read_command(const Argv& argv);
+int tokenize_command(const Argv& argv);
+int model_init_command(const Argv& argv);
+
+// The whole content of a file; throws naming the file when it cannot be read.
+std::string read_text_file(const std::string& path);
+
+}  // namespace longqa::cli

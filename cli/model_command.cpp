@@ -1,0 +1,47 @@
+#include <filesystem>
+#include <iostream>
+
+#include "args.h"
+#include "commands.h"
+#include "longqa/model_config.h"
+#include "longqa/qa_model.h"
+#include "longqa/tokenizer.h"
+
+namespace fs = std::filesystem;
+
+namespace longqa::cli {
+
+int model_init_command(const Argv& argv) {
+  Args args("model init", "Writes a randomly initialised question-answering model directory "
+                          "(config.json, model.safetensors and the tokenizer files).");
+  args.option("config", "a Hugging Face style config.json (model_type littlebird, bert or electra)")
+      .option("vocab", "vocab.txt (tokenizer_config.json beside it is copied too) or tokenizer.json")
+      .option("out", "the model directory to write")
+      .option("seed", "random seed", "0");
+  if (!args.parse(argv)) return 0;
+  const fs::path vocab = args.get("vocab"), out = args.get("out");
+  ModelConfig config = ModelConfig::from_json_file(args.get("config"));
+  const bool is_json = vocab.extension() == ".json";
+  const Tokenizer tokenizer =
+      is_json ? Tokenizer::from_tokenizer_json(vocab.string()) : Tokenizer::from_vocab_file(vocab.string());
+  if (config.vocab_size != tokenizer.vocab_size()) {
+    std::cerr << "note: vocab_size " << config.vocab_size << " in the config set to the vocabulary's "
+              << tokenizer.vocab_size() << "\n";
+    config.vocab_size = tokenizer.vocab_size();
+  }
+  QaModel model = QaModel::random(config, static_cast<uint64_t>(args.get_int("seed")));
+  model.save(out.string());
+  if (is_json) {
+    fs::copy_file(vocab, out / "tokenizer.json", fs::copy_options::overwrite_existing);
+  } else {
+    fs::copy_file(vocab, out / "vocab.txt", fs::copy_options::overwrite_existing);
+    const fs::path tokenizer_config = vocab.parent_path() / "tokenizer_config.json";
+    if (fs::exists(tokenizer_config))
+      fs::copy_file(tokenizer_config, out / "tokenizer_config.json", fs::copy_options::overwrite_existing);
+  }
+  std::cout << "wrote " << out.string() << " (" << config.model_type << ", " << config.num_hidden_layers
+            << " layers, hidden " << config.hidden_size << ")\n";
+  return 0;
+}
+
+}  // namespace longqa::cli

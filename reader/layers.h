@@ -1,0 +1,39 @@
+// Shared layer builders for the encoders (BERT-style naming, post-LN blocks).
+// Private to reader/.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "longqa/qa_model.h"
+
+namespace longqa::layers {
+
+// Parameter lookup that names the missing tensor.
+const at::Tensor& get(const NamedTensors& params, const std::string& name);
+
+// y = x W^T + b for the Linear called `prefix` (prefix.weight, prefix.bias).
+at::Tensor linear(const NamedTensors& params, const std::string& prefix, const at::Tensor& x);
+at::Tensor layer_norm(const NamedTensors& params, const std::string& prefix, const at::Tensor& x, double eps);
+at::Tensor activation(const at::Tensor& x, const std::string& hidden_act);
+
+// (B,n,d) -> (B,H,n,dh) and back.
+at::Tensor split_heads(const at::Tensor& x, int64_t heads);
+at::Tensor merge_heads(const at::Tensor& x);
+
+// BERT's feed-forward block on `layer` (a prefix ending in '.'):
+// LayerNorm(output.dense(act(intermediate.dense(a))) + a).
+at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, const at::Tensor& a,
+                        const ModelConfig& config);
+
+// Word + token-type embeddings (+ positions when the model has them), LayerNorm.
+at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
+                      const ModelConfig& config, bool absolute_positions);
+
+// (name, shape) lists shared by both encoders.
+using Shapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+void add_linear(Shapes& shapes, const std::string& prefix, int64_t in, int64_t out);
+void add_layer_norm(Shapes& shapes, const std::string& prefix, int64_t d);
+void add_feed_forward(Shapes& shapes, const std::string& layer, const ModelConfig& config);
+
+}  // namespace longqa::layers

@@ -1,0 +1,51 @@
+// Small helpers shared by the tests: temporary directories and files, tiny models.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace longqa::test {
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "longqa") {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / (tag + "-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::filesystem::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+// A tiny lowercase vocabulary: the special tokens, "alpha", "omega", w0..w199 and a few pieces.
+inline std::vector<std::string> tiny_vocab() {
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "alpha", "omega", "the", "##s", ",", "."};
+  for (int i = 0; i < 200; ++i) v.push_back("w" + std::to_string(i));
+  return v;
+}
+
+inline void write_vocab(const std::filesystem::path& dir, const std::vector<std::string>& vocab) {
+  std::string text;
+  for (const auto& t : vocab) text += t + "\n";
+  write_file(dir / "vocab.txt", text);
+  write_file(dir / "tokenizer_config.json", R"({"do_lower_case": true})");
+}
+
+}  // namespace longqa::test
