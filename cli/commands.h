@@ -10,6 +10,7 @@ using Argv = std::vector<std::string>;
 int read_command(const Argv& argv);
 int tokenize_command(const Argv& argv);
 int model_init_command(const Argv& argv);
+int model_convert_command(const Argv& argv);
 
 // The whole content of a file; throws naming the file when it cannot be read.
 std::string read_text_file(const std::string& path);

@@ -15,6 +15,7 @@ commands:
   read        answer a question from one document (any length)
   tokenize    show the tokens, ids and character offsets of a text
   model init  write a randomly initialised model directory
+  model convert  start a LittleBird reader from a BERT-family checkpoint
 
 Run `longqa COMMAND --help` for the options of each command.
 )";
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
   using namespace longqa::cli;
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
-      {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command}};
+      {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
+      {"model convert", model_convert_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;

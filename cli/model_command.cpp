@@ -3,8 +3,10 @@
 
 #include "args.h"
 #include "commands.h"
+#include "longqa/convert.h"
 #include "longqa/model_config.h"
 #include "longqa/qa_model.h"
+#include "longqa/reader_trainer.h"
 #include "longqa/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -41,6 +43,30 @@ int model_init_command(const Argv& argv) {
   }
   std::cout << "wrote " << out.string() << " (" << config.model_type << ", " << config.num_hidden_layers
             << " layers, hidden " << config.hidden_size << ")\n";
+  return 0;
+}
+
+int model_convert_command(const Argv& argv) {
+  Args args("model convert", "Starts a LittleBird reader from a BERT-family checkpoint: embeddings and layer "
+                             "weights copied, each layer's pack attention initialised from its attention, "
+                             "BiALiBi and the pack sequence initialised, absolute positions dropped.");
+  args.option("from-bert", "directory of a BERT/ELECTRA checkpoint (BertModel, BertForQuestionAnswering, ...)")
+      .option("out", "the LittleBird model directory to write")
+      .option("block-size", "sliding-window block size", "64")
+      .option("pack-size", "packed sequence length", "64")
+      .option("max-seq-length", "longest window the reader will read", "8192")
+      .option("seed", "random seed for the initialised parameters", "0");
+  if (!args.parse(argv)) return 0;
+  ConvertOptions options;
+  options.block_size = args.get_int("block-size");
+  options.pack_size = args.get_int("pack-size");
+  options.max_seq_length = args.get_int("max-seq-length");
+  options.seed = static_cast<uint64_t>(args.get_int("seed"));
+  const QaModel model = littlebird_from_bert(args.get("from-bert"), options);
+  model.save(args.get("out"));
+  copy_tokenizer_files(args.get("from-bert"), args.get("out"));
+  std::cout << "wrote " << args.get("out") << " (littlebird, " << model.config().num_hidden_layers << " layers, hidden "
+            << model.config().hidden_size << ", block " << options.block_size << ", pack " << options.pack_size << ")\n";
   return 0;
 }
 

@@ -125,6 +125,10 @@ QaLogits QaModel::forward(const EncoderInput& input) const {
   return {logits.select(-1, 0).masked_fill(pad, -INFINITY), logits.select(-1, 1).masked_fill(pad, -INFINITY)};
 }
 
+void QaModel::make_trainable() {
+  for (auto& [name, t] : params_) t = t.detach().clone().requires_grad_(true);
+}
+
 void QaModel::to(const at::Device& device, at::ScalarType dtype) {
   for (auto& [name, t] : params_) t = t.to(device, dtype);
 }

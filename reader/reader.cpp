@@ -12,32 +12,21 @@
 
 #include "longqa/qa_model.h"
 #include "longqa/tokenizer.h"
+#include "qa_windows.h"
 
 namespace longqa {
 namespace {
 
-// One window: a slice [begin, end) of one document's tokens, read with its question.
+// A window plus where it came from.
 struct Window {
   size_t request, document;
-  int64_t begin, end;
-  int64_t length(int64_t question_tokens) const { return question_tokens + (end - begin) + 3; }
+  WindowSpan span;
 };
 
 struct Tokenized {
   std::vector<int32_t> question;
   std::vector<std::vector<Token>> documents;
 };
-
-// Windows over n tokens: capacity tokens each, consecutive windows sharing `overlap`.
-std::vector<std::pair<int64_t, int64_t>> window_ranges(int64_t n, int64_t capacity, int64_t overlap) {
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int64_t begin = 0; begin < n; begin += capacity - overlap) {
-    const int64_t end = std::min(n, begin + capacity);
-    ranges.emplace_back(begin, end);
-    if (end == n) break;
-  }
-  return ranges;
-}
 
 void check_options(const ReaderOptions& o) {
   auto require = [](bool ok, const char* what) {
@@ -88,23 +77,22 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   std::vector<Window> windows;
   for (size_t r = 0; r < requests.size(); ++r) {
     auto& t = tokenized[r];
+    t.documents.reserve(requests[r].documents.size());  // windows point into it
     for (const auto& token : tokenizer_->tokenize(requests[r].question)) t.question.push_back(token.id);
     if (static_cast<int64_t>(t.question.size()) > options_.max_question_tokens)
       t.question.resize(options_.max_question_tokens);
-    const int64_t capacity = window_max - static_cast<int64_t>(t.question.size()) - 3;
-    if (capacity < 1)
-      throw std::invalid_argument("window of " + std::to_string(window_max) + " tokens leaves no room for the document");
-    const int64_t overlap = options_.overlap_tokens >= 0 ? std::min(options_.overlap_tokens, capacity - 1) : capacity / 4;
+    const auto layout =
+        WindowLayout::make(window_max, static_cast<int64_t>(t.question.size()), options_.overlap_tokens);
     for (size_t d = 0; d < requests[r].documents.size(); ++d) {
       t.documents.push_back(tokenizer_->tokenize(requests[r].documents[d]));
-      for (auto [begin, end] : window_ranges(static_cast<int64_t>(t.documents.back().size()), capacity, overlap))
-        windows.push_back({r, d, begin, end});
+      const auto& doc = t.documents.back();
+      for (auto [begin, end] : layout.ranges(static_cast<int64_t>(doc.size())))
+        windows.push_back({r, d, {&t.question, &doc, begin, end}});
     }
   }
   // Similar lengths share a batch, so little is spent on padding.
-  auto length_of = [&](const Window& w) { return w.length(static_cast<int64_t>(tokenized[w.request].question.size())); };
   std::stable_sort(windows.begin(), windows.end(),
-                   [&](const Window& a, const Window& b) { return length_of(a) < length_of(b); });
+                   [](const Window& a, const Window& b) { return a.span.length() < b.span.length(); });
 
   // Best score per distinct span (request, document, byte range); lowest null score per request.
   std::vector<std::map<std::tuple<size_t, int64_t, int64_t>, Answer>> spans(requests.size());
@@ -115,38 +103,17 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   for (size_t first = 0; first < windows.size(); first += options_.batch_windows) {
     const size_t last = std::min(windows.size(), first + static_cast<size_t>(options_.batch_windows));
     const int64_t batch = static_cast<int64_t>(last - first);
-    int64_t n = 0;
-    for (size_t w = first; w < last; ++w) n = std::max(n, length_of(windows[w]));
-    auto ids = at::full({batch, n}, tokenizer_->pad_id(), at::kLong);
-    auto types = at::zeros({batch, n}, at::kLong);
-    auto valid = at::zeros({batch, n}, at::kBool);
-    auto ids_a = ids.accessor<int64_t, 2>();
-    auto types_a = types.accessor<int64_t, 2>();
-    auto valid_a = valid.accessor<bool, 2>();
-    for (int64_t b = 0; b < batch; ++b) {
-      const Window& w = windows[first + b];
-      const auto& t = tokenized[w.request];
-      int64_t i = 0;
-      ids_a[b][i++] = tokenizer_->cls_id();
-      for (int32_t id : t.question) ids_a[b][i++] = id;
-      ids_a[b][i++] = tokenizer_->sep_id();
-      for (int64_t k = w.begin; k < w.end; ++k) {
-        types_a[b][i] = 1;
-        ids_a[b][i++] = t.documents[w.document][k].id;
-      }
-      types_a[b][i] = 1;
-      ids_a[b][i++] = tokenizer_->sep_id();
-      for (int64_t k = 0; k < i; ++k) valid_a[b][k] = true;
-    }
-    auto logits = model_->forward({ids.to(device), types.to(device), valid.to(device)});
+    std::vector<WindowSpan> spans_in_batch;
+    for (size_t w = first; w < last; ++w) spans_in_batch.push_back(windows[w].span);
+    const auto input = make_window_batch(spans_in_batch, *tokenizer_);
+    auto logits = model_->forward({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)});
     auto start = logits.start.to(at::kCPU), end = logits.end.to(at::kCPU);
 
     for (int64_t b = 0; b < batch; ++b) {
       const Window& w = windows[first + b];
-      const auto& t = tokenized[w.request];
-      const auto& doc = t.documents[w.document];
-      const int64_t offset = static_cast<int64_t>(t.question.size()) + 2;  // sequence index of token w.begin
-      const int64_t len = w.end - w.begin;
+      const auto& doc = *w.span.document;
+      const int64_t offset = w.span.document_offset();
+      const int64_t len = w.span.end - w.span.begin;
       auto s_row = start[b].narrow(0, offset, len), e_row = end[b].narrow(0, offset, len);
       null_score[w.request] = std::min(null_score[w.request], (start[b][0] + end[b][0]).item<double>());
       const int64_t k = std::min(top, len);
@@ -159,8 +126,8 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
           const int64_t ei = e_idx[j];
           if (ei < si || ei - si + 1 > options_.max_answer_tokens) continue;
           const double score = static_cast<double>(s_val[si]) + e_val[ei];
-          const Token& first_token = doc[w.begin + si];
-          const Token& last_token = doc[w.begin + ei];
+          const Token& first_token = doc[w.span.begin + si];
+          const Token& last_token = doc[w.span.begin + ei];
           auto key = std::make_tuple(w.document, first_token.begin, last_token.end);
           auto [it, inserted] = spans[w.request].try_emplace(key);
           if (inserted || score > it->second.score) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "longqa/convert.h"
 #include "longqa/qa_model.h"
 #include "longqa/safetensors.h"
 
@@ -58,4 +59,31 @@ TEST_CASE("a model saved by longqa loads in transformers with the same logits", 
     INFO(command);
     CHECK(std::system(command.c_str()) == 0);
   }
+}
+
+TEST_CASE("model convert --from-bert copies the shared weights into a LittleBird reader", "[hf][convert]") {
+  ConvertOptions options;
+  options.block_size = 16;
+  options.pack_size = 8;
+  options.max_seq_length = 1024;
+  const auto bert = QaModel::load((kFixtures / "bert_qa").string());
+  const auto lb = littlebird_from_bert((kFixtures / "bert_qa").string(), options);
+  CHECK(lb.config().model_type == "littlebird");
+  CHECK(lb.config().block_size == 16);
+  const auto& b = bert.parameters();
+  const auto& l = lb.parameters();
+  CHECK(at::equal(l.at("littlebird.embeddings.word_embeddings.weight"), b.at("bert.embeddings.word_embeddings.weight")));
+  CHECK(at::equal(l.at("littlebird.encoder.layer.1.attention.self.query.weight"),
+                  b.at("bert.encoder.layer.1.attention.self.query.weight")));
+  CHECK(at::equal(l.at("littlebird.encoder.layer.1.pack_attention.self.value.weight"),
+                  b.at("bert.encoder.layer.1.attention.self.value.weight")));
+  CHECK(at::equal(l.at("littlebird.encoder.layer.0.output.LayerNorm.bias"),
+                  b.at("bert.encoder.layer.0.output.LayerNorm.bias")));
+  CHECK(at::equal(l.at("qa_outputs.weight"), b.at("qa_outputs.weight")));
+  for (const auto& [name, t] : l) CHECK(name.find("position_embeddings") == std::string::npos);
+  // It reads inputs longer than BERT's 128 positions.
+  c10::InferenceMode guard;
+  auto ids = at::randint(5, 1000, {1, 300}, at::kLong);
+  auto logits = lb.forward({ids, at::zeros_like(ids), at::ones({1, 300}, at::kBool)});
+  CHECK(at::isfinite(logits.start).all().item<bool>());
 }

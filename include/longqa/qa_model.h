@@ -63,6 +63,9 @@ class QaModel {
   NamedTensors& parameters() { return params_; }
   const NamedTensors& parameters() const { return params_; }
   void to(const at::Device& device, at::ScalarType dtype);
+  // Gives every parameter its own writable memory (loading maps the file read-only)
+  // and turns on gradients, for training.
+  void make_trainable();
   // Every parameter of this config, as (name, shape): the encoder's and the QA head's.
   std::vector<std::pair<std::string, std::vector<int64_t>>> parameter_shapes() const;
 
