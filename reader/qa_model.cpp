@@ -81,34 +81,49 @@ QaModel QaModel::random(const ModelConfig& config, uint64_t seed) {
   return model;
 }
 
-QaModel QaModel::load(const std::string& dir) {
+QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
   const fs::path root(dir);
   if (!fs::is_directory(root)) throw std::runtime_error(dir + ": not a model directory");
   QaModel model(ModelConfig::from_json_file((root / "config.json").string()));
   Checkpoint checkpoint(dir);
+  const ModelConfig& config = model.config();
+  // Encoder-only checkpoints (BertModel) name their tensors without the model prefix.
+  const std::string prefix = config.weight_prefix() + ".";
+  const bool prefixless = !with_head && !checkpoint.contains(prefix + "embeddings.word_embeddings.weight") &&
+                          checkpoint.contains("embeddings.word_embeddings.weight");
+  auto stored_name = [&](const std::string& name) {
+    return prefixless && name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+  };
   std::set<std::string> expected;
   for (const auto& [name, shape] : model.parameter_shapes()) {
-    expected.insert(name);
-    if (!checkpoint.contains(name))
-      throw std::runtime_error(dir + ": checkpoint has no tensor '" + name + "' (a " + model.config_.model_type +
-                               " question-answering model needs it)");
-    at::Tensor t = checkpoint.get(name);
+    const bool head = name.rfind("qa_outputs.", 0) == 0;
+    if (head && !with_head) continue;
+    const std::string stored = stored_name(name);
+    expected.insert(stored);
+    if (!checkpoint.contains(stored))
+      throw std::runtime_error(dir + ": checkpoint has no tensor '" + stored + "' (a " + config.model_type +
+                               (with_head ? " question-answering" : "") + " model needs it)");
+    at::Tensor t = checkpoint.get(stored);
     if (t.sizes() != at::IntArrayRef(shape))
-      throw std::runtime_error(checkpoint.file_of(name) + ": tensor '" + name + "' has shape " +
+      throw std::runtime_error(checkpoint.file_of(stored) + ": tensor '" + stored + "' has shape " +
                                shape_string(t.sizes()) + ", config.json implies " + shape_string(shape));
     if (!at::isFloatingType(t.scalar_type()))
-      throw std::runtime_error(checkpoint.file_of(name) + ": tensor '" + name + "' has non-float dtype " +
-                               checkpoint.info(name).dtype);
+      throw std::runtime_error(checkpoint.file_of(stored) + ": tensor '" + stored + "' has non-float dtype " +
+                               checkpoint.info(stored).dtype);
     // float32 tensors stay zero-copy views of the mapping (read-only); others are converted.
-    model.params_[name] = t.to(at::kFloat);
+    model.parameters()[name] = t.to(at::kFloat);
   }
   for (const auto& name : checkpoint.names()) {
-    if (!expected.count(name) && !ignorable(name))
+    const bool head = name.rfind("qa_outputs.", 0) == 0;
+    if (!expected.count(name) && !ignorable(name) && !(head && !with_head))
       throw std::runtime_error(checkpoint.file_of(name) + ": unexpected tensor '" + name + "' for a " +
-                               model.config_.model_type + " model with this config.json");
+                               config.model_type + " model with this config.json");
   }
   return model;
 }
+
+QaModel QaModel::load(const std::string& dir) { return load_checkpoint(dir, /*with_head=*/true); }
+QaModel QaModel::load_encoder(const std::string& dir) { return load_checkpoint(dir, /*with_head=*/false); }
 
 void QaModel::save(const std::string& dir) const {
   fs::create_directories(dir);

@@ -52,6 +52,10 @@ class QaModel {
   // Missing, unexpected (unless ignorable, e.g. pooler) or mis-shaped tensors fail with
   // a message naming file and tensor. Weights are converted to float32 on load.
   static QaModel load(const std::string& dir);
+  // The encoder alone, from a checkpoint with or without a QA head and with or without
+  // the model prefix (BertModel / sentence-transformers checkpoints have none).
+  // forward() needs the head; encode() does not.
+  static QaModel load_encoder(const std::string& dir);
 
   // Writes config.json and model.safetensors (atomically) into dir (created if needed).
   void save(const std::string& dir) const;
@@ -75,6 +79,7 @@ class QaModel {
 
  private:
   explicit QaModel(ModelConfig config);
+  static QaModel load_checkpoint(const std::string& dir, bool with_head);
   ModelConfig config_;
   NamedTensors params_;
   std::unique_ptr<Encoder> encoder_;
