@@ -1,23 +1,15 @@
 #include "longqa/reader_trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
-#include <numeric>
 #include <random>
 
-#include "adamw.h"
-#include "longqa/safetensors.h"
 #include "qa_windows.h"
+#include "train_loop.h"
 
 namespace fs = std::filesystem;
 
@@ -45,46 +37,6 @@ std::pair<int64_t, int64_t> answer_tokens(const std::vector<Token>& tokens, int6
   }
   if (first < 0 || last < first) return {-1, -1};
   return {first, last};
-}
-
-// Autocast to bf16 on CUDA for the forward pass, off again afterwards.
-class CudaAutocast {
- public:
-  explicit CudaAutocast(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-  }
-  ~CudaAutocast() {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_;
-};
-
-std::string format_duration(double seconds) {
-  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  return buf;
-}
-
-// The newest complete checkpoint directory in out_dir, or "".
-std::string newest_checkpoint(const std::string& out_dir) {
-  std::string best;
-  int64_t best_step = -1;
-  if (!fs::is_directory(out_dir)) return best;
-  for (const auto& entry : fs::directory_iterator(out_dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0 || !fs::exists(entry.path() / "trainer_state.json")) continue;
-    const int64_t step = std::stoll(name.substr(11));
-    if (step > best_step) best_step = step, best = entry.path().string();
-  }
-  return best;
 }
 
 }  // namespace
@@ -149,155 +101,40 @@ TrainResult ReaderTrainer::train(const std::vector<QaExample>& examples) {
   if (unlabelled_answers > 0)
     std::cerr << "note: " << unlabelled_answers << " examples skipped: their answer covers no token\n";
 
-  const int64_t per_step = options_.batch_size * options_.grad_accum;
   const int64_t total_features = static_cast<int64_t>(features.size());
-  const int64_t total_steps = options_.max_steps > 0
-                                  ? options_.max_steps
-                                  : (options_.epochs * total_features + per_step - 1) / per_step;
-  const int64_t warmup = static_cast<int64_t>(std::llround(options_.warmup_ratio * static_cast<double>(total_steps)));
-  auto learning_rate = [&](int64_t step) {
-    if (step < warmup) return options_.learning_rate * static_cast<double>(step + 1) / static_cast<double>(warmup);
-    return options_.learning_rate * std::max(0.0, static_cast<double>(total_steps - step) /
-                                                      static_cast<double>(std::max<int64_t>(1, total_steps - warmup)));
-  };
-
-  // The sample stream: epoch e visits the windows in a permutation fixed by (seed, e), so
-  // step k always sees the same windows, with or without a resume in between.
-  int64_t cached_epoch = -1;
-  std::vector<int64_t> order(features.size());
-  auto feature_at = [&](int64_t i) -> const Feature& {
-    const int64_t epoch = i / total_features;
-    if (epoch != cached_epoch) {
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), std::mt19937_64(options_.seed + 1000003ULL * static_cast<uint64_t>(epoch)));
-      cached_epoch = epoch;
-    }
-    return features[order[i % total_features]];
-  };
+  const int64_t total_steps =
+      total_train_steps(options_, total_features, options_.batch_size * options_.grad_accum);
+  EpochShuffle stream(total_features, options_.seed);
 
   model_.make_trainable();
   model_.to(device, at::kFloat);
-  AdamW optimizer(&model_.parameters(), AdamWOptions{0.9, 0.999, 1e-8, options_.weight_decay});
-  int64_t step = 0;
-  if (options_.resume) {
-    const std::string checkpoint = newest_checkpoint(options_.out_dir);
-    if (checkpoint.empty()) {
-      std::cerr << "note: --resume: no checkpoint in " << options_.out_dir << ", starting fresh\n";
-    } else {
-      std::ifstream in(fs::path(checkpoint) / "trainer_state.json");
-      const auto state = nlohmann::json::parse(in);
-      if (state.at("total_steps").get<int64_t>() != total_steps || state.at("seed").get<uint64_t>() != options_.seed)
-        throw std::invalid_argument(checkpoint + ": was made with other data or settings (total steps " +
-                                    std::to_string(state.at("total_steps").get<int64_t>()) + ", now " +
-                                    std::to_string(total_steps) + ")");
-      step = state.at("step").get<int64_t>();
-      QaModel saved = QaModel::load(checkpoint);
-      c10::NoGradGuard no_grad;
-      for (auto& [name, p] : model_.parameters()) p.copy_(saved.parameters().at(name));
-      NamedTensors opt_state;
-      Checkpoint opt_file((fs::path(checkpoint) / "optimizer.safetensors").string());
-      for (const auto& name : opt_file.names()) opt_state[name] = opt_file.get(name).to(device);
-      optimizer.load_state(opt_state, state.at("optimizer_steps").get<int64_t>());
-      std::cerr << "resumed from " << checkpoint << " at step " << step << "\n";
+  TrainLoopHooks hooks;
+  hooks.micro_batch_loss = [&](int64_t index) {
+    std::vector<WindowSpan> spans;
+    std::vector<int64_t> starts, ends;
+    for (int64_t b = 0; b < options_.batch_size; ++b) {
+      const Feature& f = features[stream(index * options_.batch_size + b)];
+      spans.push_back({&tokenized[f.example].question, &tokenized[f.example].context, f.begin, f.end});
+      starts.push_back(f.start_label);
+      ends.push_back(f.end_label);
     }
-  }
-
-  auto save_checkpoint = [&](int64_t at_step) {
-    const fs::path final_dir = fs::path(options_.out_dir) / ("checkpoint-" + std::to_string(at_step));
-    const fs::path tmp = fs::path(options_.out_dir) / (".tmp-checkpoint-" + std::to_string(at_step));
-    fs::remove_all(tmp);
-    save_model(tmp.string());
-    save_safetensors((tmp / "optimizer.safetensors").string(), optimizer.state());
-    nlohmann::json state = {{"step", at_step}, {"total_steps", total_steps}, {"seed", options_.seed},
-                            {"optimizer_steps", optimizer.steps()}, {"windows", total_features}};
-    std::ofstream(tmp / "trainer_state.json") << state.dump(2) << "\n";
-    fs::remove_all(final_dir);
-    fs::rename(tmp, final_dir);  // a checkpoint directory is complete or absent
-    std::vector<std::pair<int64_t, fs::path>> all;
-    for (const auto& entry : fs::directory_iterator(options_.out_dir)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind("checkpoint-", 0) == 0) all.emplace_back(std::stoll(name.substr(11)), entry.path());
-    }
-    std::sort(all.begin(), all.end());
-    for (size_t i = 0; i + options_.keep_checkpoints < all.size(); ++i) fs::remove_all(all[i].second);
+    const auto input = make_window_batch(spans, *tokenizer_);
+    CudaAutocast cast(autocast);
+    const auto logits =
+        model_.forward({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)});
+    const auto start_target = at::tensor(starts, at::kLong).to(device);
+    const auto end_target = at::tensor(ends, at::kLong).to(device);
+    auto loss = (at::cross_entropy_loss(logits.start, start_target) + at::cross_entropy_loss(logits.end, end_target)) / 2;
+    return std::make_pair(loss, input.valid.sum().item<int64_t>());
   };
-
-  TrainResult result;
-  auto evaluate = [&] {
-    if (!evaluator_) return;
-    result.metrics = evaluator_(model_, *tokenizer_);
-    std::cerr << "\neval at step " << step << ":";
-    for (const auto& [k, v] : result.metrics) std::cerr << " " << k << "=" << v;
-    std::cerr << "\n";
+  hooks.save_model = [&](const std::string& dir) { save_model(dir); };
+  hooks.load_weights = [&](const std::string& dir) {
+    const QaModel saved = QaModel::load(dir);
+    c10::NoGradGuard no_grad;
+    for (auto& [name, p] : model_.parameters()) p.copy_(saved.parameters().at(name));
   };
-
-  fs::create_directories(options_.out_dir);
-  const bool tty = isatty(2);
-  const auto started = std::chrono::steady_clock::now();
-  const int64_t first_step = step;
-  double loss_sum = 0;
-  int64_t loss_count = 0, tokens = 0;
-  for (; step < total_steps; ++step) {
-    for (int64_t micro = 0; micro < options_.grad_accum; ++micro) {
-      std::vector<WindowSpan> spans;
-      std::vector<int64_t> starts, ends;
-      for (int64_t b = 0; b < options_.batch_size; ++b) {
-        const Feature& f = feature_at((step * options_.grad_accum + micro) * options_.batch_size + b);
-        spans.push_back({&tokenized[f.example].question, &tokenized[f.example].context, f.begin, f.end});
-        starts.push_back(f.start_label);
-        ends.push_back(f.end_label);
-      }
-      const auto input = make_window_batch(spans, *tokenizer_);
-      tokens += input.valid.sum().item<int64_t>();
-      at::Tensor loss;
-      {
-        CudaAutocast cast(autocast);
-        const auto logits =
-            model_.forward({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)});
-        const auto start_target = at::tensor(starts, at::kLong).to(device);
-        const auto end_target = at::tensor(ends, at::kLong).to(device);
-        loss = (at::cross_entropy_loss(logits.start, start_target) + at::cross_entropy_loss(logits.end, end_target)) / 2;
-      }
-      (loss / static_cast<double>(options_.grad_accum)).backward();
-      loss_sum += loss.item<double>();
-      ++loss_count;
-    }
-    optimizer.clip_grad_norm(options_.max_grad_norm);
-    optimizer.step(learning_rate(step));
-    optimizer.zero_grad();
-
-    const int64_t done = step + 1;
-    if (done % options_.log_every == 0 || done == total_steps) {
-      result.last_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_count));
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      const double per_step_s = elapsed / static_cast<double>(done - first_step);
-      if (options_.progress) {
-        char line[256];
-        std::snprintf(line, sizeof line, "step %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | elapsed %s | ETA %s",
-                      static_cast<long long>(done), static_cast<long long>(total_steps), result.last_loss,
-                      learning_rate(step), static_cast<double>(tokens) / std::max(elapsed, 1e-9),
-                      format_duration(elapsed).c_str(),
-                      format_duration(per_step_s * static_cast<double>(total_steps - done)).c_str());
-        std::cerr << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
-      }
-      loss_sum = 0;
-      loss_count = 0;
-    }
-    if (options_.save_every > 0 && done % options_.save_every == 0 && done < total_steps) save_checkpoint(done);
-    if (options_.eval_every > 0 && done % options_.eval_every == 0 && done < total_steps) evaluate();
-    if (options_.stop_after > 0 && done == options_.stop_after && done < total_steps) {
-      if (options_.progress && tty) std::cerr << "\n";
-      save_checkpoint(done);
-      result.steps = done;
-      return result;  // interrupted: the out_dir model files are not written
-    }
-  }
-  if (options_.progress && tty) std::cerr << "\n";
-  save_checkpoint(step);
-  save_model(options_.out_dir);
-  evaluate();
-  result.steps = step;
-  return result;
+  if (evaluator_) hooks.evaluate = [&] { return evaluator_(model_, *tokenizer_); };
+  return run_train_loop(model_.parameters(), options_, total_steps, total_features, hooks);
 }
 
 }  // namespace longqa

@@ -1,0 +1,188 @@
+#include "train_loop.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "adamw.h"
+#include "longqa/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace longqa {
+namespace {
+
+std::string format_duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return buf;
+}
+
+int64_t checkpoint_step(const fs::path& path) {
+  const std::string name = path.filename().string();
+  if (name.rfind("checkpoint-", 0) != 0) return -1;
+  try {
+    return std::stoll(name.substr(11));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// The newest complete checkpoint directory in out_dir, or "".
+std::string newest_checkpoint(const std::string& out_dir) {
+  std::string best;
+  int64_t best_step = -1;
+  if (!fs::is_directory(out_dir)) return best;
+  for (const auto& entry : fs::directory_iterator(out_dir)) {
+    const int64_t step = checkpoint_step(entry.path());
+    if (step > best_step && fs::exists(entry.path() / "trainer_state.json")) best_step = step, best = entry.path().string();
+  }
+  return best;
+}
+
+}  // namespace
+
+int64_t EpochShuffle::operator()(int64_t i) {
+  const int64_t epoch = i / n_;
+  if (epoch != epoch_) {
+    std::iota(order_.begin(), order_.end(), 0);
+    std::shuffle(order_.begin(), order_.end(), std::mt19937_64(seed_ + 1000003ULL * static_cast<uint64_t>(epoch)));
+    epoch_ = epoch;
+  }
+  return order_[static_cast<size_t>(i % n_)];
+}
+
+int64_t total_train_steps(const TrainerOptions& options, int64_t n, int64_t per_step) {
+  return options.max_steps > 0 ? options.max_steps : (options.epochs * n + per_step - 1) / per_step;
+}
+
+TrainResult run_train_loop(NamedTensors& params, const TrainerOptions& options, int64_t total_steps,
+                           int64_t fingerprint, const TrainLoopHooks& hooks) {
+  const int64_t warmup = static_cast<int64_t>(std::llround(options.warmup_ratio * static_cast<double>(total_steps)));
+  auto learning_rate = [&](int64_t step) {
+    if (step < warmup) return options.learning_rate * static_cast<double>(step + 1) / static_cast<double>(warmup);
+    return options.learning_rate * std::max(0.0, static_cast<double>(total_steps - step) /
+                                                     static_cast<double>(std::max<int64_t>(1, total_steps - warmup)));
+  };
+  AdamW optimizer(&params, AdamWOptions{0.9, 0.999, 1e-8, options.weight_decay});
+  const at::Device device = params.begin()->second.device();
+
+  int64_t step = 0;
+  if (options.resume) {
+    const std::string checkpoint = newest_checkpoint(options.out_dir);
+    if (checkpoint.empty()) {
+      std::cerr << "note: --resume: no checkpoint in " << options.out_dir << ", starting fresh\n";
+    } else {
+      std::ifstream in(fs::path(checkpoint) / "trainer_state.json");
+      const auto state = nlohmann::json::parse(in);
+      if (state.at("total_steps").get<int64_t>() != total_steps || state.at("seed").get<uint64_t>() != options.seed ||
+          state.at("fingerprint").get<int64_t>() != fingerprint)
+        throw std::invalid_argument(checkpoint + ": was made with other data or settings (total steps " +
+                                    std::to_string(state.at("total_steps").get<int64_t>()) + ", now " +
+                                    std::to_string(total_steps) + "); resume with the same data and options");
+      step = state.at("step").get<int64_t>();
+      hooks.load_weights(checkpoint);
+      NamedTensors opt_state;
+      Checkpoint opt_file((fs::path(checkpoint) / "optimizer.safetensors").string());
+      for (const auto& name : opt_file.names()) opt_state[name] = opt_file.get(name).to(device);
+      optimizer.load_state(opt_state, state.at("optimizer_steps").get<int64_t>());
+      std::cerr << "resumed from " << checkpoint << " at step " << step << "\n";
+    }
+  }
+
+  auto save_checkpoint = [&](int64_t at_step) {
+    const fs::path final_dir = fs::path(options.out_dir) / ("checkpoint-" + std::to_string(at_step));
+    const fs::path tmp = fs::path(options.out_dir) / (".tmp-checkpoint-" + std::to_string(at_step));
+    fs::remove_all(tmp);
+    hooks.save_model(tmp.string());
+    save_safetensors((tmp / "optimizer.safetensors").string(), optimizer.state());
+    const nlohmann::json state = {{"step", at_step}, {"total_steps", total_steps}, {"seed", options.seed},
+                                  {"optimizer_steps", optimizer.steps()}, {"fingerprint", fingerprint}};
+    std::ofstream(tmp / "trainer_state.json") << state.dump(2) << "\n";
+    fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);  // a checkpoint directory is complete or absent
+    std::vector<std::pair<int64_t, fs::path>> all;
+    for (const auto& entry : fs::directory_iterator(options.out_dir))
+      if (checkpoint_step(entry.path()) >= 0) all.emplace_back(checkpoint_step(entry.path()), entry.path());
+    std::sort(all.begin(), all.end());
+    for (size_t i = 0; i + options.keep_checkpoints < all.size(); ++i) fs::remove_all(all[i].second);
+  };
+
+  TrainResult result;
+  auto evaluate = [&] {
+    if (!hooks.evaluate) return;
+    result.metrics = hooks.evaluate();
+    std::cerr << "eval at step " << step << ":";
+    for (const auto& [k, v] : result.metrics) std::cerr << " " << k << "=" << v;
+    std::cerr << "\n";
+  };
+
+  fs::create_directories(options.out_dir);
+  const bool tty = isatty(2);
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t first_step = step;
+  double loss_sum = 0;
+  int64_t loss_count = 0, tokens = 0;
+  for (; step < total_steps; ++step) {
+    for (int64_t micro = 0; micro < options.grad_accum; ++micro) {
+      auto [loss, covered] = hooks.micro_batch_loss(step * options.grad_accum + micro);
+      (loss / static_cast<double>(options.grad_accum)).backward();
+      loss_sum += loss.item<double>();
+      ++loss_count;
+      tokens += covered;
+    }
+    optimizer.clip_grad_norm(options.max_grad_norm);
+    optimizer.step(learning_rate(step));
+    optimizer.zero_grad();
+
+    const int64_t done = step + 1;
+    if (done % options.log_every == 0 || done == total_steps) {
+      result.last_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_count));
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double per_step_s = elapsed / static_cast<double>(done - first_step);
+      if (options.progress) {
+        char line[256];
+        std::snprintf(line, sizeof line, "step %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | elapsed %s | ETA %s",
+                      static_cast<long long>(done), static_cast<long long>(total_steps), result.last_loss,
+                      learning_rate(step), static_cast<double>(tokens) / std::max(elapsed, 1e-9),
+                      format_duration(elapsed).c_str(),
+                      format_duration(per_step_s * static_cast<double>(total_steps - done)).c_str());
+        std::cerr << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
+      }
+      loss_sum = 0;
+      loss_count = 0;
+    }
+    const bool interrupted = options.stop_after > 0 && done == options.stop_after && done < total_steps;
+    if (done < total_steps && ((options.save_every > 0 && done % options.save_every == 0) || interrupted)) {
+      if (options.progress && tty) std::cerr << "\n";
+      save_checkpoint(done);
+    }
+    if (interrupted) {
+      result.steps = done;
+      return result;  // as if killed here: the final model files are not written
+    }
+    if (options.eval_every > 0 && done % options.eval_every == 0 && done < total_steps) {
+      if (options.progress && tty) std::cerr << "\n";
+      evaluate();
+    }
+  }
+  if (options.progress && tty) std::cerr << "\n";
+  save_checkpoint(step);
+  hooks.save_model(options.out_dir);
+  evaluate();
+  result.steps = step;
+  return result;
+}
+
+}  // namespace longqa
