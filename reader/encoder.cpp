@@ -75,6 +75,31 @@ at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, con
   return layer_norm(params, prefix + ".LayerNorm", x, config.layer_norm_eps);
 }
 
+at::Tensor mean_pool(const at::Tensor& hidden, const at::Tensor& valid) {
+  const auto weights = valid.to(hidden.scalar_type()).unsqueeze(-1);
+  return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0);
+}
+
+EncoderInput single_segment_batch(const std::vector<const std::vector<int32_t>*>& sequences, int64_t max_tokens,
+                                  int32_t cls_id, int32_t sep_id, int32_t pad_id) {
+  const int64_t batch = static_cast<int64_t>(sequences.size());
+  int64_t n = 2;
+  for (const auto* s : sequences) n = std::max<int64_t>(n, std::min<int64_t>(max_tokens, static_cast<int64_t>(s->size()) + 2));
+  auto ids = at::full({batch, n}, pad_id, at::kLong);
+  auto valid = at::zeros({batch, n}, at::kBool);
+  auto ids_a = ids.accessor<int64_t, 2>();
+  auto valid_a = valid.accessor<bool, 2>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto& s = *sequences[b];
+    const int64_t body = std::min<int64_t>(static_cast<int64_t>(s.size()), max_tokens - 2);
+    ids_a[b][0] = cls_id;
+    for (int64_t i = 0; i < body; ++i) ids_a[b][i + 1] = s[i];
+    ids_a[b][body + 1] = sep_id;
+    for (int64_t i = 0; i < body + 2; ++i) valid_a[b][i] = true;
+  }
+  return {ids, at::zeros({batch, n}, at::kLong), valid};
+}
+
 void add_linear(Shapes& shapes, const std::string& prefix, int64_t in, int64_t out) {
   shapes.push_back({prefix + ".weight", {out, in}});
   shapes.push_back({prefix + ".bias", {out}});

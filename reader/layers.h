@@ -30,6 +30,13 @@ at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, co
 at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
                       const ModelConfig& config, bool absolute_positions);
 
+// Mean of the hidden states (B,n,d) over the valid tokens: (B,d).
+at::Tensor mean_pool(const at::Tensor& hidden, const at::Tensor& valid);
+
+// [CLS] tokens [SEP] for each sequence (truncated to max_tokens in all), padded: segment 0.
+EncoderInput single_segment_batch(const std::vector<const std::vector<int32_t>*>& sequences, int64_t max_tokens,
+                                  int32_t cls_id, int32_t sep_id, int32_t pad_id);
+
 // (name, shape) lists shared by both encoders.
 using Shapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
 void add_linear(Shapes& shapes, const std::string& prefix, int64_t in, int64_t out);

@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <numeric>
 #include <random>
 
+#include "longqa/encoder_trainers.h"
 #include "longqa/qa_model.h"
 #include "longqa/reader.h"
 #include "longqa/reader_trainer.h"
+#include "longqa/synthetic_qa.h"
 #include "test_util.h"
 
 using namespace longqa;
@@ -158,4 +161,81 @@ TEST_CASE("gradients reach every parameter, alpha/beta/gamma included", "[traini
       CHECK(p.grad().abs().sum().item<double>() > 0);
     }
   }
+}
+
+TEST_CASE("cloze questions: the answer span slices the context and is blanked in the question", "[training][synthetic]") {
+  const std::vector<std::string> texts = {
+      "The Eiffel Tower was finished in 1889 by Gustave Eiffel's company. It stands in Paris on the Champ de Mars. "
+      "Millions of people visit the tower every year to see the city.",
+      "서울은 대한민국의 수도이며 가장 큰 도시이다. 한강이 도시를 가로질러 흐르며 많은 다리가 놓여 있다.",
+      "too short."};
+  ClozeOptions options;
+  options.per_text = 5;
+  options.min_sentence_words = 5;
+  const auto examples = make_cloze_examples(texts, options);
+  REQUIRE(examples.size() >= 3);
+  for (const auto& e : examples) {
+    INFO(e.question);
+    REQUIRE(e.answers.size() == 1);
+    const auto [b, end] = e.answers[0];
+    REQUIRE(end > b);
+    const std::string answer = e.context.substr(b, end - b);
+    CHECK(e.question.find(answer) == std::string::npos);
+    CHECK((e.question.find("what") != std::string::npos || e.question.find("무엇") != std::string::npos));
+    CHECK(answer.find(' ') == std::string::npos || answer.find_first_of(".,") == std::string::npos);
+  }
+  const auto sentences = split_sentences(texts[0]);
+  CHECK(sentences.size() == 3);
+  const auto pairs = make_ict_pairs(texts, 1, 0.0);
+  REQUIRE(pairs.size() == 2);
+  for (const auto& [query, passage] : pairs) CHECK(passage.find(query) == std::string::npos);
+}
+
+TEST_CASE("MLM pretraining lowers the masked-token loss", "[training][mlm]") {
+  test::TempDir dir;
+  auto tokenizer = std::make_shared<Tokenizer>(test::tiny_vocab(), TokenizerOptions{});
+  // A text with structure to learn: each word is followed by its successor.
+  std::vector<std::string> texts;
+  for (int t = 0; t < 60; ++t) {
+    std::string s;
+    for (int k = 0; k < 30; ++k) s += "w" + std::to_string((t * 3 + k) % 200) + " ";
+    texts.push_back(s);
+  }
+  auto options = quick_options(dir.path().string());
+  options.max_steps = 150;
+  options.window_tokens = 32;
+  MlmPretrainer trainer(QaModel::random(tiny_littlebird(), 3), tokenizer, options);
+  const double before = trainer.evaluate(texts);
+  const auto result = trainer.train(texts);
+  const double after = trainer.evaluate(texts);
+  INFO("loss before " << before << ", after " << after);
+  CHECK(result.steps == 150);
+  CHECK(after < 0.5 * before);
+  CHECK(std::filesystem::exists(dir.path() / "mlm_head.safetensors"));
+}
+
+TEST_CASE("the bi-encoder retriever learns to match questions to their passages", "[training][retriever]") {
+  test::TempDir dir;
+  auto tokenizer = std::make_shared<Tokenizer>(test::tiny_vocab(), TokenizerOptions{});
+  // Each passage holds one rare "key" word; its question is that word.
+  std::mt19937_64 rng(4);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int i = 0; i < 400; ++i) {
+    const int key = static_cast<int>(rng() % 200);
+    std::string passage;
+    for (int k = 0; k < 12; ++k) passage += "w" + std::to_string(rng() % 200) + " ";
+    passage += "w" + std::to_string(key);
+    pairs.emplace_back("w" + std::to_string(key), passage);
+  }
+  auto config = tiny_littlebird();
+  config.model_type = "bert";
+  auto options = quick_options(dir.path().string());
+  options.max_steps = 150;
+  options.window_tokens = 32;
+  options.learning_rate = 1e-3;
+  RetrieverTrainer trainer(QaModel::random(config, 8), tokenizer, options);
+  const auto result = trainer.train(pairs);
+  INFO("last loss " << result.last_loss);
+  CHECK(result.last_loss < std::log(16.0) * 0.5);  // in-batch chance is ln(16)
+  CHECK(std::filesystem::exists(dir.path() / "modules.json"));
 }
