@@ -1,1 +1,223 @@
-// (being written)
+// ModelConfig from and to Hugging Face style config.json; see model_config.h.
+#include "longqa/model_config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <tuple>
+
+namespace longqa {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kModelTypes[] = {"littlebird", "bert", "electra"};
+constexpr const char* kModelTypeList = "littlebird, bert, electra";
+constexpr const char* kActivations[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"};
+constexpr const char* kActivationList = "gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu";
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw std::invalid_argument(where + ": " + what);
+}
+
+template <size_t N>
+bool one_of(const std::string& value, const char* const (&choices)[N]) {
+  for (const char* c : choices)
+    if (value == c) return true;
+  return false;
+}
+
+// Hugging Face writes null for unset optional keys: treat it like an absent key.
+const json* find_key(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string wrong_type(const char* key, const char* expected, const json& value) {
+  return std::string("key '") + key + "' must be " + expected + ", not " + value.type_name() + " " +
+         value.dump();
+}
+
+void read(const json& j, const char* key, int64_t& out, const std::string& origin) {
+  const json* v = find_key(j, key);
+  if (!v) return;
+  if (!v->is_number_integer()) fail(origin, wrong_type(key, "an integer", *v));
+  if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX))
+    fail(origin, std::string("key '") + key + "' is out of range: " + v->dump());
+  out = v->get<int64_t>();
+}
+
+void read(const json& j, const char* key, double& out, const std::string& origin) {
+  const json* v = find_key(j, key);
+  if (!v) return;
+  if (!v->is_number()) fail(origin, wrong_type(key, "a number", *v));
+  out = v->get<double>();
+}
+
+void read(const json& j, const char* key, std::string& out, const std::string& origin) {
+  const json* v = find_key(j, key);
+  if (!v) return;
+  if (!v->is_string()) fail(origin, wrong_type(key, "a string", *v));
+  out = v->get<std::string>();
+}
+
+void check_model_type(const std::string& type, const std::string& where) {
+  if (!one_of(type, kModelTypes))
+    fail(where, "unsupported model_type '" + type + "' (supported: " + kModelTypeList + ")");
+}
+
+void check(const ModelConfig& c, const std::string& where) {
+  check_model_type(c.model_type, where);
+  const std::pair<const char*, int64_t> positive[] = {
+      {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"intermediate_size", c.intermediate_size},
+      {"type_vocab_size", c.type_vocab_size},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"block_size", c.block_size},
+      {"pack_size", c.pack_size},
+      {"max_seq_length", c.max_seq_length},
+  };
+  for (const auto& [key, value] : positive)
+    if (value <= 0) fail(where, std::string(key) + " must be positive, not " + std::to_string(value));
+  if (c.hidden_size % c.num_attention_heads != 0)
+    fail(where, "hidden_size " + std::to_string(c.hidden_size) + " is not a multiple of num_attention_heads " +
+                    std::to_string(c.num_attention_heads));
+  if (c.embedding_size != -1 && c.embedding_size <= 0)
+    fail(where, "embedding_size must be positive (or -1 for hidden_size), not " + std::to_string(c.embedding_size));
+  if (!(c.layer_norm_eps > 0)) fail(where, "layer_norm_eps must be positive");
+  if (c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size)
+    fail(where, "pad_token_id " + std::to_string(c.pad_token_id) + " is outside the vocabulary of " +
+                    std::to_string(c.vocab_size));
+  if (!one_of(c.hidden_act, kActivations))
+    fail(where, "unsupported hidden_act '" + c.hidden_act + "' (supported: " + kActivationList + ")");
+}
+
+}  // namespace
+
+void ModelConfig::validate() const { check(*this, "model config"); }
+
+std::string ModelConfig::weight_prefix() const {
+  // The Hugging Face base-model attribute (bert., electra., littlebird.) is the model type.
+  check_model_type(model_type, "model config");
+  return model_type;
+}
+
+int64_t ModelConfig::max_window_tokens() const {
+  return is_littlebird() ? max_seq_length : max_position_embeddings;
+}
+
+ModelConfig ModelConfig::from_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail(path, "read failed");
+  return from_json_string(text.str(), path);
+}
+
+ModelConfig ModelConfig::from_json_string(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    fail(origin, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) fail(origin, "not a JSON object");
+  if (!find_key(j, "model_type")) fail(origin, std::string("missing key 'model_type' (supported: ") + kModelTypeList + ")");
+
+  ModelConfig c;
+  read(j, "model_type", c.model_type, origin);
+  check_model_type(c.model_type, origin);
+  read(j, "vocab_size", c.vocab_size, origin);
+  read(j, "hidden_size", c.hidden_size, origin);
+  read(j, "num_hidden_layers", c.num_hidden_layers, origin);
+  read(j, "num_attention_heads", c.num_attention_heads, origin);
+  read(j, "intermediate_size", c.intermediate_size, origin);
+  read(j, "type_vocab_size", c.type_vocab_size, origin);
+  read(j, "max_position_embeddings", c.max_position_embeddings, origin);
+  read(j, "embedding_size", c.embedding_size, origin);
+  read(j, "layer_norm_eps", c.layer_norm_eps, origin);
+  read(j, "hidden_act", c.hidden_act, origin);
+  read(j, "initializer_range", c.initializer_range, origin);
+  read(j, "pad_token_id", c.pad_token_id, origin);
+  read(j, "block_size", c.block_size, origin);
+  read(j, "pack_size", c.pack_size, origin);
+  read(j, "max_seq_length", c.max_seq_length, origin);
+  // ElectraConfig's embedding_size defaults to the hidden size.
+  if (c.model_type == "electra" && c.embedding_size == -1) c.embedding_size = c.hidden_size;
+  check(c, origin);
+  return c;
+}
+
+std::string ModelConfig::to_json_string() const {
+  check_model_type(model_type, "model config");
+  const char* architecture = model_type == "bert"      ? "BertForQuestionAnswering"
+                             : model_type == "electra" ? "ElectraForQuestionAnswering"
+                                                       : "LittleBirdForQuestionAnswering";
+  json j = {
+      {"architectures", json::array({architecture})},
+      {"model_type", model_type},
+      {"vocab_size", vocab_size},
+      {"hidden_size", hidden_size},
+      {"num_hidden_layers", num_hidden_layers},
+      {"num_attention_heads", num_attention_heads},
+      {"intermediate_size", intermediate_size},
+      {"type_vocab_size", type_vocab_size},
+      {"max_position_embeddings", max_position_embeddings},
+      {"layer_norm_eps", layer_norm_eps},
+      {"hidden_act", hidden_act},
+      {"initializer_range", initializer_range},
+      {"pad_token_id", pad_token_id},
+      {"block_size", block_size},
+      {"pack_size", pack_size},
+      {"max_seq_length", max_seq_length},
+  };
+  // -1 means "hidden_size"; Hugging Face has no such value, so leave the key out.
+  if (embedding_size != -1) j["embedding_size"] = embedding_size;
+  return j.dump(2) + "\n";
+}
+
+void ModelConfig::save(const std::string& path) const {
+  const std::string text = to_json_string();
+  // Temp file + rename: readers never see a partial config.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(tmp, std::string("cannot create: ") + std::strerror(errno));
+  std::string error;
+  for (size_t done = 0; error.empty() && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n >= 0)
+      done += size_t(n);
+    else if (errno != EINTR)
+      error = std::string("write failed: ") + std::strerror(errno);
+  }
+  if (error.empty() && ::fsync(fd) != 0) error = std::string("fsync failed: ") + std::strerror(errno);
+  if (::close(fd) != 0 && error.empty()) error = std::string("close failed: ") + std::strerror(errno);
+  if (error.empty() && ::rename(tmp.c_str(), path.c_str()) != 0)
+    error = "cannot rename " + tmp + " to it: " + std::strerror(errno);
+  if (!error.empty()) {
+    ::unlink(tmp.c_str());
+    fail(path, error);
+  }
+}
+
+bool ModelConfig::operator==(const ModelConfig& o) const {
+  auto fields = [](const ModelConfig& c) {
+    return std::tie(c.model_type, c.vocab_size, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
+                    c.intermediate_size, c.type_vocab_size, c.max_position_embeddings, c.embedding_size,
+                    c.layer_norm_eps, c.hidden_act, c.initializer_range, c.pad_token_id, c.block_size,
+                    c.pack_size, c.max_seq_length);
+  };
+  return fields(*this) == fields(o);
+}
+
+}  // namespace longqa

@@ -1,1 +1,359 @@
-// (being written)
+// safetensors reading (memory-mapped, zero-copy) and atomic writing; see safetensors.h.
+#include "longqa/safetensors.h"
+
+#include <ATen/ATen.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace longqa {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// The format stores little-endian data, which we map and write as is.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
+
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the limit Hugging Face's reader applies
+
+struct Dtype {
+  const char* name;
+  at::ScalarType type;
+  int64_t size;
+};
+constexpr Dtype kDtypes[] = {
+    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2}, {"BF16", at::kBFloat16, 2},
+    {"I64", at::kLong, 8},   {"I32", at::kInt, 4},   {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
+    {"U8", at::kByte, 1},    {"BOOL", at::kBool, 1},
+};
+constexpr const char* kDtypeList = "F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL";
+
+const Dtype* find_dtype(const std::string& name) {
+  for (const Dtype& d : kDtypes)
+    if (name == d.name) return &d;
+  return nullptr;
+}
+
+const Dtype* find_dtype(at::ScalarType type) {
+  for (const Dtype& d : kDtypes)
+    if (type == d.type) return &d;
+  return nullptr;
+}
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw std::runtime_error(where + ": " + what);
+}
+
+std::string tensor_ref(const std::string& name) { return "tensor '" + name + "'"; }
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << '[';
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << ']';
+  return s.str();
+}
+
+// Closes a file descriptor on every path out of a scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+TensorInfo parse_entry(const std::string& path, const std::string& name, const json& entry,
+                       uint64_t data_size) {
+  const std::string where = path + ": " + tensor_ref(name);
+  if (!entry.is_object()) fail(where, "header entry is not a JSON object");
+
+  TensorInfo info;
+  const auto dtype = entry.find("dtype");
+  if (dtype == entry.end() || !dtype->is_string()) fail(where, "missing or non-string \"dtype\"");
+  info.dtype = dtype->get<std::string>();
+  const Dtype* d = find_dtype(info.dtype);
+  if (!d) fail(where, "unknown dtype '" + info.dtype + "' (supported: " + kDtypeList + ")");
+
+  const auto shape = entry.find("shape");
+  if (shape == entry.end() || !shape->is_array()) fail(where, "missing or non-array \"shape\"");
+  uint64_t numel = 1;
+  bool overflow = false;
+  for (const json& dim : *shape) {
+    if (!dim.is_number_integer()) fail(where, "shape " + shape->dump() + " holds a non-integer");
+    if (!dim.is_number_unsigned()) fail(where, "negative dimension in shape " + shape->dump());
+    const uint64_t n = dim.get<uint64_t>();
+    if (n > uint64_t(INT64_MAX)) fail(where, "dimension too large in shape " + shape->dump());
+    info.shape.push_back(int64_t(n));
+    overflow |= __builtin_mul_overflow(numel, n, &numel);
+  }
+
+  const auto offsets = entry.find("data_offsets");
+  if (offsets == entry.end() || !offsets->is_array() || offsets->size() != 2 ||
+      !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
+    fail(where, "\"data_offsets\" must be [begin, end] with non-negative integers");
+  const uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
+  const std::string range = "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+  if (begin > end) fail(where, range + " have begin > end");
+  if (end > data_size)
+    fail(where, range + " exceed data section of " + std::to_string(data_size) + " bytes");
+  uint64_t bytes = 0;
+  overflow |= __builtin_mul_overflow(numel, uint64_t(d->size), &bytes);
+  if (overflow || end - begin != bytes)
+    fail(where, range + " hold " + std::to_string(end - begin) + " bytes but " + info.dtype + " " +
+                    shape_text(info.shape) + " needs " +
+                    (overflow ? std::string("more than 2^64") : std::to_string(bytes)));
+  info.begin = int64_t(begin);
+  info.end = int64_t(end);
+  return info;
+}
+
+void write_all(int fd, const std::string& path, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path, "write failed: " + errno_text());
+    p += n;
+    size -= size_t(n);
+  }
+}
+
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) fail(path, "cannot open: " + errno_text());
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) fail(path, "cannot stat: " + errno_text());
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  const uint64_t size = uint64_t(st.st_size);
+  if (size < 8)
+    fail(path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
+
+  void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
+  if (base == MAP_FAILED) fail(path, "mmap failed: " + errno_text());
+  mapping_ = std::shared_ptr<void>(base, [size](void* p) { ::munmap(p, size); });
+
+  const auto* bytes = static_cast<const unsigned char*>(base);
+  uint64_t header_size = 0;
+  for (int i = 7; i >= 0; --i) header_size = header_size << 8 | bytes[i];
+  if (header_size > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(header_size) + " is absurd (limit " +
+                   std::to_string(kMaxHeaderBytes) + " bytes); not a safetensors file?");
+  if (header_size > size - 8)
+    fail(path, "header length " + std::to_string(header_size) + " exceeds the file size of " +
+                   std::to_string(size) + " bytes");
+  const char* header_begin = reinterpret_cast<const char*>(bytes) + 8;
+  data_ = header_begin + header_size;
+  const uint64_t data_size = size - 8 - header_size;
+
+  json header;
+  try {
+    header = json::parse(header_begin, data_);
+  } catch (const json::parse_error& e) {
+    fail(path, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object()) fail(path, "header is not a JSON object");
+
+  for (const auto& [name, entry] : header.items()) {
+    if (name != "__metadata__") {
+      infos_.emplace(name, parse_entry(path, name, entry, data_size));
+      continue;
+    }
+    if (entry.is_null()) continue;  // written by some tools for "no metadata"
+    if (!entry.is_object()) fail(path, "\"__metadata__\" is not a JSON object");
+    for (const auto& [key, value] : entry.items()) {
+      if (!value.is_string()) fail(path, "\"__metadata__\" value of '" + key + "' is not a string");
+      metadata_.emplace(key, value.get<std::string>());
+    }
+  }
+}
+
+at::Tensor SafetensorsFile::get(const std::string& name) const {
+  const auto it = infos_.find(name);
+  if (it == infos_.end()) fail(path_, "no " + tensor_ref(name));
+  const TensorInfo& info = it->second;
+  const Dtype& dtype = *find_dtype(info.dtype);
+  const auto options = at::TensorOptions().dtype(dtype.type).device(at::kCPU);
+  const char* src = data_ + info.begin;
+
+  if (reinterpret_cast<uintptr_t>(src) % uintptr_t(dtype.size) != 0) {
+    // Typed access to misaligned elements is undefined behaviour: copy instead.
+    at::Tensor copy = at::empty(info.shape, options);
+    if (info.end > info.begin) std::memcpy(copy.data_ptr(), src, size_t(info.end - info.begin));
+    return copy;
+  }
+  // from_blob needs a mutable pointer, but the mapping is PROT_READ: writing through
+  // the tensor faults, so callers that modify must clone(). The deleter's copy of the
+  // mapping keeps it alive for as long as the tensor (and its views) live.
+  return at::from_blob(
+      const_cast<char*>(src), info.shape, [mapping = mapping_](void*) {}, options);
+}
+
+Checkpoint::Checkpoint(const std::string& path_or_dir) : path_(path_or_dir) {
+  const fs::path root(path_or_dir);
+  std::error_code ec;
+
+  auto add_file = [this](const fs::path& file) {
+    files_.push_back(std::make_unique<SafetensorsFile>(file.string()));
+    for (const auto& entry : files_.back()->tensors()) where_[entry.first] = files_.size() - 1;
+  };
+
+  // Hugging Face sharded layout: {"metadata": {...}, "weight_map": {tensor: shard file}}.
+  auto add_index = [this](const fs::path& index_path) {
+    const std::string index = index_path.string();
+    std::ifstream in(index_path);
+    if (!in) fail(index, "cannot open: " + errno_text());
+    json j;
+    try {
+      j = json::parse(in);
+    } catch (const json::parse_error& e) {
+      fail(index, std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+      fail(index, "no \"weight_map\" object");
+
+    std::map<std::string, size_t> shard_ids;
+    for (const auto& [name, shard_json] : j["weight_map"].items()) {
+      if (!shard_json.is_string()) fail(index, tensor_ref(name) + ": shard name is not a string");
+      const std::string shard = shard_json.get<std::string>();
+      const auto [it, first_use] = shard_ids.emplace(shard, files_.size());
+      if (first_use) {
+        try {
+          files_.push_back(std::make_unique<SafetensorsFile>((index_path.parent_path() / shard).string()));
+        } catch (const std::exception& e) {
+          fail(index, "shard '" + shard + "' (listed for " + tensor_ref(name) + "): " + e.what());
+        }
+      }
+      if (!files_[it->second]->contains(name))
+        fail(index, tensor_ref(name) + " is listed in shard '" + shard + "', which does not hold it");
+      where_[name] = it->second;
+    }
+  };
+
+  if (fs::is_directory(root, ec)) {
+    // Hugging Face prefers the single file when both are present.
+    if (fs::exists(root / "model.safetensors", ec))
+      add_file(root / "model.safetensors");
+    else if (fs::exists(root / "model.safetensors.index.json", ec))
+      add_index(root / "model.safetensors.index.json");
+    else
+      fail(path_or_dir, "directory holds neither model.safetensors nor model.safetensors.index.json");
+  } else if (!fs::exists(root, ec)) {
+    fail(path_or_dir, "no such checkpoint file or directory");
+  } else if (path_or_dir.size() >= 11 && path_or_dir.compare(path_or_dir.size() - 11, 11, ".index.json") == 0) {
+    add_index(root);
+  } else {
+    add_file(root);
+  }
+}
+
+std::vector<std::string> Checkpoint::names() const {
+  std::vector<std::string> out;
+  out.reserve(where_.size());
+  for (const auto& entry : where_) out.push_back(entry.first);
+  return out;
+}
+
+at::Tensor Checkpoint::get(const std::string& name) const {
+  return files_[file_index(name)]->get(name);
+}
+
+const TensorInfo& Checkpoint::info(const std::string& name) const {
+  return files_[file_index(name)]->tensors().at(name);
+}
+
+std::string Checkpoint::file_of(const std::string& name) const {
+  return files_[file_index(name)]->path();
+}
+
+size_t Checkpoint::file_index(const std::string& name) const {
+  const auto it = where_.find(name);
+  if (it == where_.end()) fail(path_, "checkpoint has no " + tensor_ref(name));
+  return it->second;
+}
+
+void save_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  struct Entry {
+    const std::string* name;
+    const Dtype* dtype;
+    at::Tensor data;  // contiguous, on the CPU
+  };
+  std::vector<Entry> entries;
+  entries.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    const std::string where = path + ": " + tensor_ref(name);
+    if (name == "__metadata__") fail(where, "the name is reserved for the metadata");
+    if (!tensor.defined()) fail(where, "tensor is undefined");
+    if (tensor.layout() != at::kStrided) fail(where, "only dense (strided) tensors can be saved");
+    const Dtype* dtype = find_dtype(tensor.scalar_type());
+    if (!dtype)
+      fail(where, std::string("dtype ") + c10::toString(tensor.scalar_type()) +
+                      " is not supported (supported: " + kDtypeList + ")");
+    entries.push_back({&name, dtype, tensor.to(at::kCPU).contiguous()});
+  }
+  // Larger elements first, then by name, as Hugging Face's writer does: with no gaps
+  // between tensors (its reader rejects gaps) every tensor still starts aligned to its
+  // element size, given the 8-byte padded header.
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return a.dtype->size > b.dtype->size; });
+
+  json header = json::object();  // an ordered map: keys come out sorted
+  uint64_t offset = 0;
+  for (const Entry& e : entries) {
+    const uint64_t bytes = e.data.nbytes();
+    header[*e.name] = {{"dtype", e.dtype->name},
+                       {"shape", e.data.sizes().vec()},
+                       {"data_offsets", json::array({offset, offset + bytes})}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::type_error& e) {
+    fail(path, std::string("tensor names and metadata must be valid UTF-8: ") + e.what());
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');
+  unsigned char size_bytes[8];
+  for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+
+  // Write a temporary file and rename it over `path`: readers never see a partial file.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  Fd out{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+  if (out.fd < 0) fail(tmp, "cannot create: " + errno_text());
+  try {
+    write_all(out.fd, tmp, size_bytes, sizeof size_bytes);
+    write_all(out.fd, tmp, text.data(), text.size());
+    for (const Entry& e : entries) write_all(out.fd, tmp, e.data.data_ptr(), e.data.nbytes());
+    if (::fsync(out.fd) != 0) fail(tmp, "fsync failed: " + errno_text());
+    const int rc = ::close(out.fd);
+    out.fd = -1;
+    if (rc != 0) fail(tmp, "close failed: " + errno_text());
+    if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "cannot rename " + tmp + " to it: " + errno_text());
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  // Make the rename itself durable; a failure here leaves a complete file, so it is not fatal.
+  fs::path dir = fs::path(path).parent_path();
+  Fd dir_fd{::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (dir_fd.fd >= 0) ::fsync(dir_fd.fd);
+}
+
+}  // namespace longqa

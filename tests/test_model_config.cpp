@@ -1,1 +1,232 @@
-// (being written)
+// ModelConfig: Hugging Face config.json parsing, validation and round trips.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "longqa/model_config.h"
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+using longqa::ModelConfig;
+
+namespace {
+
+// bert-base-uncased's config.json as Hugging Face writes it, extra keys included.
+const char* kBertBase = R"({
+  "architectures": ["BertForMaskedLM"],
+  "attention_probs_dropout_prob": 0.1,
+  "classifier_dropout": null,
+  "gradient_checkpointing": false,
+  "hidden_act": "gelu",
+  "hidden_dropout_prob": 0.1,
+  "hidden_size": 768,
+  "initializer_range": 0.02,
+  "intermediate_size": 3072,
+  "layer_norm_eps": 1e-12,
+  "max_position_embeddings": 512,
+  "model_type": "bert",
+  "num_attention_heads": 12,
+  "num_hidden_layers": 12,
+  "pad_token_id": 0,
+  "position_embedding_type": "absolute",
+  "transformers_version": "4.44.0",
+  "type_vocab_size": 2,
+  "use_cache": true,
+  "vocab_size": 30522
+})";
+
+// google/electra-small-discriminator's config.json.
+const char* kElectraSmall = R"({
+  "architectures": ["ElectraForPreTraining"],
+  "attention_probs_dropout_prob": 0.1,
+  "embedding_size": 128,
+  "hidden_act": "gelu",
+  "hidden_dropout_prob": 0.1,
+  "hidden_size": 256,
+  "initializer_range": 0.02,
+  "intermediate_size": 1024,
+  "layer_norm_eps": 1e-12,
+  "max_position_embeddings": 512,
+  "model_type": "electra",
+  "num_attention_heads": 4,
+  "num_hidden_layers": 12,
+  "pad_token_id": 0,
+  "type_vocab_size": 2,
+  "vocab_size": 30522
+})";
+
+const char* kLittleBird = R"({
+  "model_type": "littlebird",
+  "vocab_size": 32000,
+  "hidden_size": 512,
+  "num_hidden_layers": 8,
+  "num_attention_heads": 8,
+  "intermediate_size": 2048,
+  "hidden_act": "gelu_new",
+  "layer_norm_eps": 1e-6,
+  "pad_token_id": 3,
+  "block_size": 128,
+  "pack_size": 32,
+  "max_seq_length": 16384
+})";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  FAIL("no exception thrown");
+  return "";
+}
+
+// `base` (a JSON object) with `key` set to the JSON text `value`.
+std::string with(const char* base, const std::string& key, const std::string& value) {
+  auto j = nlohmann::json::parse(base);
+  j[key] = nlohmann::json::parse(value);
+  return j.dump();
+}
+
+}  // namespace
+
+TEST_CASE("parses a Hugging Face BERT config", "[model_config]") {
+  const ModelConfig c = ModelConfig::from_json_string(kBertBase);
+  CHECK(c.model_type == "bert");
+  CHECK(c.vocab_size == 30522);
+  CHECK(c.hidden_size == 768);
+  CHECK(c.num_hidden_layers == 12);
+  CHECK(c.num_attention_heads == 12);
+  CHECK(c.intermediate_size == 3072);
+  CHECK(c.type_vocab_size == 2);
+  CHECK(c.max_position_embeddings == 512);
+  CHECK(c.embedding_size == -1);
+  CHECK(c.layer_norm_eps == 1e-12);
+  CHECK(c.hidden_act == "gelu");
+  CHECK(c.initializer_range == 0.02);
+  CHECK(c.pad_token_id == 0);
+  CHECK(c.head_dim() == 64);
+  CHECK_FALSE(c.is_littlebird());
+  CHECK(c.weight_prefix() == "bert");
+  CHECK(c.max_window_tokens() == 512);
+}
+
+TEST_CASE("absent keys keep the defaults", "[model_config]") {
+  CHECK(ModelConfig::from_json_string(R"({"model_type": "littlebird"})") == ModelConfig{});
+  const ModelConfig c = ModelConfig::from_json_string(R"({"model_type": "bert", "pad_token_id": null})");
+  CHECK(c.pad_token_id == 0);
+  CHECK(c.hidden_size == ModelConfig{}.hidden_size);
+}
+
+TEST_CASE("electra: embedding_size, defaulting to hidden_size", "[model_config]") {
+  const ModelConfig small = ModelConfig::from_json_string(kElectraSmall);
+  CHECK(small.model_type == "electra");
+  CHECK(small.embedding_size == 128);
+  CHECK(small.hidden_size == 256);
+  CHECK(small.weight_prefix() == "electra");
+  CHECK(small.max_window_tokens() == 512);
+
+  auto j = nlohmann::json::parse(kElectraSmall);
+  j.erase("embedding_size");
+  CHECK(ModelConfig::from_json_string(j.dump()).embedding_size == 256);
+}
+
+TEST_CASE("littlebird keys", "[model_config]") {
+  const ModelConfig c = ModelConfig::from_json_string(kLittleBird);
+  CHECK(c.is_littlebird());
+  CHECK(c.block_size == 128);
+  CHECK(c.pack_size == 32);
+  CHECK(c.max_seq_length == 16384);
+  CHECK(c.hidden_act == "gelu_new");
+  CHECK(c.layer_norm_eps == 1e-6);
+  CHECK(c.pad_token_id == 3);
+  CHECK(c.weight_prefix() == "littlebird");
+  CHECK(c.max_window_tokens() == 16384);
+}
+
+TEST_CASE("unknown or missing model_type is refused", "[model_config]") {
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(with(kBertBase, "model_type", R"("roberta")"), "my/config.json"); }),
+             Contains("my/config.json") && Contains("roberta") && Contains("littlebird, bert, electra"));
+  auto j = nlohmann::json::parse(kBertBase);
+  j.erase("model_type");
+  CHECK_THAT(error_of([&] { ModelConfig::from_json_string(j.dump()); }), Contains("model_type"));
+}
+
+TEST_CASE("wrong JSON types name the file and the key", "[model_config]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"hidden_size", R"("768")"}, {"num_hidden_layers", "12.5"}, {"layer_norm_eps", R"("1e-12")"},
+      {"hidden_act", "3"},         {"block_size", "[64]"},        {"model_type", "true"},
+  };
+  for (const auto& [key, value] : cases) {
+    INFO(key);
+    CHECK_THAT(error_of([&] { ModelConfig::from_json_string(with(kBertBase, key, value), "ckpt/config.json"); }),
+               Contains("ckpt/config.json") && Contains(std::string("'") + key + "'"));
+  }
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string("{not json", "x.json"); }), Contains("x.json"));
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string("[1]", "x.json"); }), Contains("x.json"));
+}
+
+TEST_CASE("validate refuses inconsistent configs", "[model_config]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"num_attention_heads", "7"},  // 768 % 7
+      {"hidden_size", "0"},
+      {"vocab_size", "-1"},
+      {"block_size", "0"},
+      {"pack_size", "0"},
+      {"hidden_act", R"("swish")"},
+      {"embedding_size", "0"},
+      {"pad_token_id", "30522"},
+      {"layer_norm_eps", "0"},
+  };
+  for (const auto& [key, value] : cases) {
+    INFO(key << " = " << value);
+    const std::string text = with(kBertBase, key, value);
+    CHECK_THAT(error_of([&] { ModelConfig::from_json_string(text, "c.json"); }), Contains("c.json"));
+  }
+  ModelConfig c;
+  c.num_attention_heads = 5;
+  CHECK_THAT(error_of([&] { c.validate(); }), Contains("num_attention_heads"));
+  c = ModelConfig{};
+  c.hidden_act = "swish";
+  CHECK_THAT(error_of([&] { c.validate(); }), Contains("swish") && Contains("gelu_pytorch_tanh"));
+  c = ModelConfig{};
+  CHECK_NOTHROW(c.validate());
+  c.model_type = "gpt2";
+  CHECK_THAT(error_of([&] { c.validate(); }), Contains("gpt2"));
+  CHECK_THAT(error_of([&] { (void)c.weight_prefix(); }), Contains("gpt2"));
+}
+
+TEST_CASE("configs round-trip through JSON and files", "[model_config]") {
+  for (const char* text : {kBertBase, kElectraSmall, kLittleBird}) {
+    const ModelConfig c = ModelConfig::from_json_string(text);
+    const std::string written = c.to_json_string();
+    CHECK(ModelConfig::from_json_string(written) == c);
+    const auto j = nlohmann::json::parse(written);
+    const char* architecture = c.model_type == "bert"      ? "BertForQuestionAnswering"
+                               : c.model_type == "electra" ? "ElectraForQuestionAnswering"
+                                                           : "LittleBirdForQuestionAnswering";
+    CHECK(j["architectures"] == nlohmann::json::array({architecture}));
+    CHECK(j["model_type"] == c.model_type);
+    CHECK(j["hidden_size"] == c.hidden_size);
+  }
+  ModelConfig changed;
+  changed.layer_norm_eps = 1e-5 / 3;  // not short in decimal
+  changed.initializer_range = 0.1 + 0.2;
+  CHECK(ModelConfig::from_json_string(changed.to_json_string()) == changed);
+
+  std::string dir_pattern = (fs::temp_directory_path() / "longqa_cfg_XXXXXX").string();
+  REQUIRE(::mkdtemp(dir_pattern.data()) != nullptr);
+  const fs::path dir = dir_pattern;
+  const std::string path = (dir / "config.json").string();
+  const ModelConfig electra = ModelConfig::from_json_string(kElectraSmall);
+  electra.save(path);
+  changed.save(path);  // replaces it
+  CHECK(ModelConfig::from_json_file(path) == changed);
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);  // no temp file left
+  fs::remove(path);
+  fs::remove(dir);
+
+  CHECK_THAT(error_of([&] { ModelConfig::from_json_file(path); }), Contains(path));
+  CHECK_THAT(error_of([&] { changed.save((dir / "gone" / "config.json").string()); }), Contains("config.json"));
+}

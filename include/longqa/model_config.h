@@ -6,7 +6,7 @@
 namespace longqa {
 
 struct ModelConfig {
-  std::string model_type = "littlebird";  // "littlebird", "bert", "electra" (bert encoder), ...
+  std::string model_type = "littlebird";  // "littlebird", "bert", "electra" (bert encoder); nothing else
   int64_t vocab_size = 30522;
   int64_t hidden_size = 384;
   int64_t num_hidden_layers = 6;
@@ -16,7 +16,7 @@ struct ModelConfig {
   int64_t max_position_embeddings = 512;  // bert: absolute positions; littlebird: unused
   int64_t embedding_size = -1;            // electra: < hidden_size adds embeddings_project; -1 = hidden_size
   double layer_norm_eps = 1e-12;
-  std::string hidden_act = "gelu";        // gelu, gelu_new, gelu_pytorch_tanh, relu
+  std::string hidden_act = "gelu";        // gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu
   double initializer_range = 0.02;
   int64_t pad_token_id = 0;
   // LittleBird
@@ -30,11 +30,16 @@ struct ModelConfig {
   // Longest token sequence the encoder accepts in one window.
   int64_t max_window_tokens() const;
 
+  // Parse and validate(); unknown extra keys are ignored, null values keep the default.
+  // Errors (std::invalid_argument) name the file (`origin`) and the key.
   static ModelConfig from_json_file(const std::string& path);  // unknown model_type -> clear error
   static ModelConfig from_json_string(const std::string& text, const std::string& origin = "config.json");
+  // Hugging Face compatible JSON with "architectures"; every field is written, so reading it back gives an equal config.
   std::string to_json_string() const;
-  void save(const std::string& path) const;
+  void save(const std::string& path) const;  // atomic: temp file + fsync + rename
   void validate() const;  // throws on inconsistent sizes (hidden % heads, ...)
+  bool operator==(const ModelConfig& other) const;
+  bool operator!=(const ModelConfig& other) const { return !(*this == other); }
 };
 
 }  // namespace longqa

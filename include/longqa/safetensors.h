@@ -16,7 +16,10 @@ struct TensorInfo {
 };
 
 // One .safetensors file, memory-mapped. Tensors returned by get() are zero-copy
-// CPU views that keep the mapping alive; they are read-only by contract.
+// CPU views that keep the mapping alive (they outlive this object); they are
+// read-only by contract (the mapping is PROT_READ: writing faults), so callers
+// that modify must clone(). Tensors whose data is misaligned for their dtype
+// are returned as copies.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
@@ -39,19 +42,25 @@ class SafetensorsFile {
 class Checkpoint {
  public:
   explicit Checkpoint(const std::string& path_or_dir);
-  std::vector<std::string> names() const;
+  const std::string& path() const { return path_; }
+  std::vector<std::string> names() const;  // sorted
   bool contains(const std::string& name) const { return where_.count(name) != 0; }
   at::Tensor get(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;
   std::string file_of(const std::string& name) const;
 
  private:
+  size_t file_index(const std::string& name) const;  // throws, naming the checkpoint, when absent
+
+  std::string path_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, size_t> where_;
 };
 
 // Writes tensors (any dtype above, any device; contiguous copies are made) to
-// `path` atomically (temp file + rename). Names sorted, header padded to 8 bytes.
+// `path` atomically (temp file + fsync + rename). Header keys sorted and padded
+// to 8 bytes; data ordered by element size then name, so each tensor is aligned
+// to its element size with no gaps (Hugging Face's reader rejects gaps).
 void save_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
