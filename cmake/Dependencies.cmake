@@ -23,7 +23,11 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 
 # Torch's imported targets carry its compile flags; TORCH_LIBRARIES is what we link.
 # torch/torch.h is heavy: targets that need it get it as a precompiled header.
+#
+# libtorch.so exports its own copy of some std::filesystem functions (built against a
+# newer libstdc++); linking libstdc++ first makes the system's copy win, or
+# std::filesystem::remove_all crashes in every program linked with torch.
 function(longqa_use_torch target)
-  target_link_libraries(${target} PUBLIC ${TORCH_LIBRARIES})
+  target_link_libraries(${target} PUBLIC stdc++ ${TORCH_LIBRARIES})
   target_precompile_headers(${target} PRIVATE <torch/torch.h>)
 endfunction()

@@ -97,8 +97,14 @@ QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
   std::set<std::string> expected;
   for (const auto& [name, shape] : model.parameter_shapes()) {
     const bool head = name.rfind("qa_outputs.", 0) == 0;
-    if (head && !with_head) continue;
-    const std::string stored = stored_name(name);
+    if (head && !with_head && !checkpoint.contains(name)) {
+      // An encoder-only checkpoint: the QA head starts fresh, so the model can be fine-tuned.
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+      model.parameters()[name] = name == "qa_outputs.bias" ? at::zeros(shape)
+                                                           : at::normal(0.0, config.initializer_range, shape, gen);
+      continue;
+    }
+    const std::string stored = head ? name : stored_name(name);
     expected.insert(stored);
     if (!checkpoint.contains(stored))
       throw std::runtime_error(dir + ": checkpoint has no tensor '" + stored + "' (a " + config.model_type +
@@ -114,8 +120,7 @@ QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
     model.parameters()[name] = t.to(at::kFloat);
   }
   for (const auto& name : checkpoint.names()) {
-    const bool head = name.rfind("qa_outputs.", 0) == 0;
-    if (!expected.count(name) && !ignorable(name) && !(head && !with_head))
+    if (!expected.count(name) && !ignorable(name))
       throw std::runtime_error(checkpoint.file_of(name) + ": unexpected tensor '" + name + "' for a " +
                                config.model_type + " model with this config.json");
   }

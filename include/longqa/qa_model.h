@@ -52,9 +52,9 @@ class QaModel {
   // Missing, unexpected (unless ignorable, e.g. pooler) or mis-shaped tensors fail with
   // a message naming file and tensor. Weights are converted to float32 on load.
   static QaModel load(const std::string& dir);
-  // The encoder alone, from a checkpoint with or without a QA head and with or without
-  // the model prefix (BertModel / sentence-transformers checkpoints have none).
-  // forward() needs the head; encode() does not.
+  // The encoder, from a checkpoint with or without a QA head and with or without the
+  // model prefix (BertModel / sentence-transformers checkpoints have none). A missing
+  // QA head is initialised randomly (seed 0), ready for fine-tuning.
   static QaModel load_encoder(const std::string& dir);
 
   // Writes config.json and model.safetensors (atomically) into dir (created if needed).
