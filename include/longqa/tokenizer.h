@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace longqa {
@@ -21,6 +22,11 @@ struct TokenizerOptions {
   int max_input_chars_per_word = 100;
   // What to do with invalid UTF-8 in the input: throw, or replace by U+FFFD.
   bool replace_invalid_utf8 = false;
+  // Special tokens besides the five above (e.g. bos/eos "<s>", "</s>"); each must be in the vocabulary.
+  std::vector<std::string> extra_special_tokens;
+  // false (HF's default): a special token's text in the input (e.g. "[SEP]") becomes that
+  // token, as HF's added-token matching does; true: it is tokenized like any other text.
+  bool split_special_tokens = false;
 };
 
 // One token: its id, its text (as in the vocabulary) and the byte range of the
@@ -57,17 +63,38 @@ class Tokenizer {
   const std::vector<std::string>& vocab() const { return vocab_; }
 
  private:
+  // `ids` may differ from the inverse of `vocab` (tokenizer.json vocabularies with gaps).
+  Tokenizer(std::vector<std::string> vocab, std::unordered_map<std::string, int32_t> ids,
+            TokenizerOptions options);
+
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> ids_;
   TokenizerOptions options_;
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1, mask_id_ = -1;
+  std::vector<std::pair<std::string, int32_t>> special_tokens_;  // matched in the raw text
+  size_t max_token_bytes_ = 0;  // longest vocabulary entry: bounds the WordPiece search
 };
+
+// One char decoded from UTF-8: its code point, its length in bytes, and whether it was
+// well-formed; an ill-formed sequence reads as U+FFFD spanning its maximal subpart
+// (Unicode's recommended practice, as Python's errors="replace" does).
+struct Utf8Char {
+  char32_t cp;
+  uint32_t length;
+  bool valid;
+};
+constexpr char32_t kReplacementChar = 0xFFFD;
+// Decodes the char at text[pos] (pos < text.size()); never reads past the end of text.
+Utf8Char decode_utf8(std::string_view text, size_t pos);
+// Throws std::invalid_argument naming the byte offset of the first ill-formed sequence.
+void validate_utf8(std::string_view text);
 
 // Code-point index of each byte offset: for converting byte offsets to the
 // character offsets SQuAD-style data use (answer_start counts code points).
 class Utf8Index {
  public:
   explicit Utf8Index(std::string_view text);
+  // Ill-formed UTF-8 counts one char per maximal subpart, as decode_utf8 reads it.
   int64_t char_of_byte(int64_t byte_offset) const;  // byte_offset must lie on a char boundary or at the end
   int64_t byte_of_char(int64_t char_offset) const;
   int64_t num_chars() const { return static_cast<int64_t>(char_starts_.size()) - 1; }
