@@ -17,9 +17,35 @@ list(APPEND CMAKE_PREFIX_PATH "${_torch_prefix}")
 
 find_package(Threads REQUIRED)
 find_package(Torch REQUIRED)
+
+# Fused CUDA kernels (attention/usw_attention_cuda.cu): on by default when the found libtorch
+# is a CUDA build (its config then has enabled the CUDA language and found nvcc).
+if(CAFFE2_USE_CUDA AND CMAKE_CUDA_COMPILER)
+  set(_longqa_cuda_default ON)
+else()
+  set(_longqa_cuda_default OFF)
+endif()
+option(LONGQA_CUDA "Build the fused CUDA attention kernels" ${_longqa_cuda_default})
+set(LONGQA_CUDA_ARCHS "90" CACHE STRING
+    "CUDA architectures of longqa's kernels (CMAKE_CUDA_ARCHITECTURES syntax; 90 = H100/H200)")
+if(LONGQA_CUDA)
+  if(NOT _longqa_cuda_default)
+    message(FATAL_ERROR "LONGQA_CUDA=ON needs a CUDA build of libtorch and nvcc")
+  endif()
+  enable_language(CUDA)
+  # TorchConfig appends -gencode flags for ~11 architectures to CMAKE_CUDA_FLAGS; drop them so
+  # that our .cu compiles once per LONGQA_CUDA_ARCHS entry (CUDA_ARCHITECTURES on the target).
+  string(REGEX REPLACE "-gencode[ ;]+arch=[^ ;]+" "" CMAKE_CUDA_FLAGS "${CMAKE_CUDA_FLAGS}")
+  message(STATUS "longqa: CUDA kernels for architectures ${LONGQA_CUDA_ARCHS}")
+endif()
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+# Retrieval: FAISS (Debian's static libfaiss needs OpenMP found first; its BLAS is
+# libblas.so, i.e. libopenblas0-pthread through alternatives) and SQLite with FTS5.
+find_package(OpenMP REQUIRED)
+find_package(faiss REQUIRED)
+find_package(SQLite3 REQUIRED)
 
 # Torch's imported targets carry its compile flags; TORCH_LIBRARIES is what we link.
 # torch/torch.h is heavy: targets that need it get it as a precompiled header.
