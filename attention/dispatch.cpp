@@ -2,12 +2,16 @@
 #include <ATen/ATen.h>
 
 #include "longqa/attention.h"
+#include "op_registration.h"
 
 namespace longqa::attention {
 
 at::Tensor usw_attention(const UswInputs& in) {
-  // Fused CUDA kernel (research/littlebird.md §0.4 item 2) goes here, for in.q.is_cuda().
-  return usw_attention_blocked(in);
+  // Through the longqa::usw_attention operator: the dispatcher runs the fused CUDA kernel for
+  // CUDA tensors (research/littlebird.md §0.4 item 2) and the blocked version on the CPU, with
+  // autograd on both (op_registration.cpp). Referencing op_registration.cpp from here also
+  // keeps its TORCH_LIBRARY registration in every binary that links the static library.
+  return usw_attention_op(in);
 }
 
 }  // namespace longqa::attention
