@@ -43,21 +43,21 @@ std::shared_ptr<QaModel> planted_model(const std::string& type, bool cls_null = 
       t.zero_();
   }
   auto words = p.at(prefix + ".embeddings.word_embeddings.weight");
-  words.narrow(1, 0, 4).zero_();
+  words.narrow(1, 0, 6).zero_();
   words[5][0] = 8;   // alpha: dim 0 up, dim 1 down
   words[5][1] = -8;
   words[6][2] = 8;   // omega: dim 2 up, dim 3 down
   words[6][3] = -8;
-  if (cls_null) {
-    words[2][0] = 30;
-    words[2][1] = -30;
-    words[2][2] = 30;
-    words[2][3] = -30;
-  }
+  words[2][4] = 8;   // [CLS]: dim 4 up, dim 5 down, weighted double below
+  words[2][5] = -8;
   auto head = p.at("qa_outputs.weight");
   head.zero_();
   head[0][0] = 1, head[0][1] = -1;  // start = x0 - x1
   head[1][2] = 1, head[1][3] = -1;  // end = x2 - x3
+  if (cls_null) {                   // [CLS] outscores alpha..omega: 2(x4 - x5) on both ends
+    head[0][4] = 2, head[0][5] = -2;
+    head[1][4] = 2, head[1][5] = -2;
+  }
   p.at("qa_outputs.bias").zero_();
   return model;
 }
@@ -138,7 +138,7 @@ TEST_CASE("max_answer_tokens and n_best are respected", "[reader]") {
 
 TEST_CASE("answers are ranked across several documents, and batches equal single reads", "[reader]") {
   Reader reader(planted_model("bert"), tiny_tokenizer());
-  ReadRequest request{"w3", {filler(100, 1), filler(50, 2) + "alpha w9 omega" + filler(10, 3), filler(20, 4)}};
+  ReadRequest request{"w3", {filler(100, 1), filler(50, 2) + "alpha w9 omega " + filler(10, 3), filler(20, 4)}};
   const auto answers = reader.read(request);
   REQUIRE(!answers.empty());
   CHECK(answers[0].document == 1);
