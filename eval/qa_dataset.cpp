@@ -1,0 +1,296 @@
+// Reading SQuAD-style and KorQuAD 2.x datasets and official-format prediction files.
+#include "longqa/qa_dataset.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "python_text.h"
+
+namespace longqa::eval {
+namespace {
+
+using json = nlohmann::json;
+
+// Errors name the file and the JSON path of the offending value.
+class json_reader {
+ public:
+  explicit json_reader(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& message) const {
+    throw std::runtime_error(source_ + ": " + path + ": " + message);
+  }
+
+  const json& member(const json& object, const std::string& path, const char* key) const {
+    if (!object.is_object()) fail(path, std::string("expected an object, got ") + object.type_name());
+    const auto it = object.find(key);
+    if (it == object.end()) fail(path, std::string("missing field \"") + key + "\"");
+    return *it;
+  }
+
+  const json* optional_member(const json& object, const char* key) const {
+    const auto it = object.find(key);
+    return it == object.end() ? nullptr : &*it;
+  }
+
+  std::string string(const json& value, const std::string& path) const {
+    if (!value.is_string()) fail(path, std::string("expected a string, got ") + value.type_name());
+    return value.get<std::string>();
+  }
+
+  std::string string_member(const json& object, const std::string& path, const char* key) const {
+    return string(member(object, path, key), path + "." + key);
+  }
+
+  int64_t integer_member(const json& object, const std::string& path, const char* key) const {
+    const json& value = member(object, path, key);
+    if (!value.is_number_integer())
+      fail(path + "." + key, std::string("expected an integer, got ") + value.type_name());
+    return value.get<int64_t>();
+  }
+
+  const json& array_member(const json& object, const std::string& path, const char* key) const {
+    const json& value = member(object, path, key);
+    if (!value.is_array()) fail(path + "." + key, std::string("expected an array, got ") + value.type_name());
+    return value;
+  }
+
+  const std::string& source() const { return source_; }
+
+ private:
+  const std::string& source_;
+};
+
+json parse_json(std::string_view text, const std::string& source) {
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(source + ": invalid JSON: " + e.what());
+  }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path.string() + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(path.string() + ": read error");
+  return text.str();
+}
+
+// Byte offset of every code point of a UTF-8 string, plus its size at the end.
+std::vector<size_t> code_point_offsets(const std::string& text) {
+  std::vector<size_t> offsets;
+  offsets.reserve(text.size() + 1);
+  for (size_t i = 0; i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) offsets.push_back(i);
+  offsets.push_back(text.size());
+  return offsets;
+}
+
+size_t code_point_count(const std::string& text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// Fills the byte offsets and checks that answer_start slices the context to the text.
+void locate_answer(qa_answer& answer, const std::string& context, const std::vector<size_t>& offsets,
+                   const std::string& where, std::vector<std::string>& warnings) {
+  const int64_t cp_count = static_cast<int64_t>(offsets.size()) - 1;
+  const int64_t end = answer.answer_start + static_cast<int64_t>(code_point_count(answer.text));
+  if (answer.answer_start >= 0 && answer.answer_start <= cp_count)
+    answer.byte_start = offsets[static_cast<size_t>(answer.answer_start)];
+  if (answer.answer_start >= 0 && end <= cp_count) answer.byte_end = offsets[static_cast<size_t>(end)];
+  answer.matches_context = answer.byte_start != std::string::npos && answer.byte_end != std::string::npos &&
+                           context.compare(answer.byte_start, answer.byte_end - answer.byte_start, answer.text) == 0;
+  if (!answer.matches_context) {
+    warnings.push_back(where + ": answer_start " + std::to_string(answer.answer_start) +
+                       " does not slice the context to the answer text \"" + answer.text + "\"");
+  }
+}
+
+void read_squad_article(const json_reader& reader, const json& article, size_t article_index,
+                        const std::string& path, qa_dataset& dataset) {
+  const json& paragraphs = reader.array_member(article, path, "paragraphs");
+  std::string title;
+  if (const json* value = reader.optional_member(article, "title")) title = reader.string(*value, path + ".title");
+  for (size_t p = 0; p < paragraphs.size(); ++p) {
+    const std::string paragraph_path = path + ".paragraphs[" + std::to_string(p) + "]";
+    const json& paragraph = paragraphs[p];
+    qa_document document;
+    document.id = title + "#" + std::to_string(p);
+    document.title = title;
+    document.context = reader.string_member(paragraph, paragraph_path, "context");
+    document.article_index = article_index;
+    const std::vector<size_t> offsets = code_point_offsets(document.context);
+    const json& qas = reader.array_member(paragraph, paragraph_path, "qas");
+    for (size_t q = 0; q < qas.size(); ++q) {
+      const std::string qa_path = paragraph_path + ".qas[" + std::to_string(q) + "]";
+      const json& qa = qas[q];
+      qa_question question;
+      question.id = reader.string_member(qa, qa_path, "id");
+      question.question = reader.string_member(qa, qa_path, "question");
+      question.document_index = dataset.documents.size();
+      if (const json* impossible = reader.optional_member(qa, "is_impossible")) {
+        if (!impossible->is_boolean())
+          reader.fail(qa_path + ".is_impossible", std::string("expected a boolean, got ") + impossible->type_name());
+        question.is_impossible = impossible->get<bool>();
+      }
+      const json& answers = reader.array_member(qa, qa_path, "answers");
+      for (size_t a = 0; a < answers.size(); ++a) {
+        const std::string answer_path = qa_path + ".answers[" + std::to_string(a) + "]";
+        qa_answer answer;
+        answer.text = reader.string_member(answers[a], answer_path, "text");
+        answer.answer_start = reader.integer_member(answers[a], answer_path, "answer_start");
+        locate_answer(answer, document.context, offsets, reader.source() + ": " + answer_path, dataset.warnings);
+        question.answers.push_back(std::move(answer));
+      }
+      dataset.questions.push_back(std::move(question));
+    }
+    dataset.documents.push_back(std::move(document));
+  }
+}
+
+void read_korquad2_document(const json_reader& reader, const json& entry, size_t article_index,
+                            const std::string& path, qa_dataset& dataset) {
+  qa_document document;
+  document.title = reader.string_member(entry, path, "title");
+  document.id = document.title;
+  document.context = reader.string_member(entry, path, "context");
+  document.article_index = article_index;
+  const std::vector<size_t> offsets = code_point_offsets(document.context);
+  const json& qas = reader.array_member(entry, path, "qas");
+  for (size_t q = 0; q < qas.size(); ++q) {
+    const std::string qa_path = path + ".qas[" + std::to_string(q) + "]";
+    const json& qa = qas[q];
+    qa_question question;
+    question.id = reader.string_member(qa, qa_path, "id");
+    question.question = reader.string_member(qa, qa_path, "question");
+    question.document_index = dataset.documents.size();
+    const std::string answer_path = qa_path + ".answer";
+    const json& answer_json = reader.member(qa, qa_path, "answer");
+    qa_answer answer;
+    answer.text = reader.string_member(answer_json, answer_path, "text");
+    answer.answer_start = reader.integer_member(answer_json, answer_path, "answer_start");
+    locate_answer(answer, document.context, offsets, reader.source() + ": " + answer_path, dataset.warnings);
+    question.answers.push_back(std::move(answer));
+    dataset.questions.push_back(std::move(question));
+  }
+  dataset.documents.push_back(std::move(document));
+}
+
+// Appends `part` to `merged`, shifting its article and document indices.
+void append_dataset(qa_dataset& merged, qa_dataset part, size_t article_offset) {
+  const size_t document_offset = merged.documents.size();
+  for (qa_document& document : part.documents) {
+    document.article_index += article_offset;
+    merged.documents.push_back(std::move(document));
+  }
+  for (qa_question& question : part.questions) {
+    question.document_index += document_offset;
+    merged.questions.push_back(std::move(question));
+  }
+  for (std::string& warning : part.warnings) merged.warnings.push_back(std::move(warning));
+}
+
+}  // namespace
+
+const char* to_string(dataset_format format) {
+  return format == dataset_format::korquad2 ? "korquad2" : "squad";
+}
+
+qa_dataset parse_qa_dataset(std::string_view json_text, const std::string& source) {
+  const json root = parse_json(json_text, source);
+  const json_reader reader(source);
+  qa_dataset dataset;
+  if (!root.is_object()) reader.fail("(top level)", std::string("expected an object, got ") + root.type_name());
+  if (const json* version = reader.optional_member(root, "version")) dataset.version = reader.string(*version, "version");
+  const json& data = reader.array_member(root, "(top level)", "data");
+  // The first entry decides the layout; every entry is then read as that layout.
+  if (!data.empty()) {
+    if (!data[0].is_object()) reader.fail("data[0]", std::string("expected an object, got ") + data[0].type_name());
+    if (data[0].contains("paragraphs")) {
+      dataset.format = dataset_format::squad;
+    } else if (data[0].contains("qas")) {
+      dataset.format = dataset_format::korquad2;
+    } else {
+      reader.fail("data[0]", "has neither \"paragraphs\" (SQuAD/KorQuAD 1.0) nor \"qas\" (KorQuAD 2.x)");
+    }
+  }
+  for (size_t i = 0; i < data.size(); ++i) {
+    const std::string path = "data[" + std::to_string(i) + "]";
+    if (dataset.format == dataset_format::squad) {
+      read_squad_article(reader, data[i], i, path, dataset);
+    } else {
+      read_korquad2_document(reader, data[i], i, path, dataset);
+    }
+  }
+  return dataset;
+}
+
+qa_dataset read_qa_dataset(const std::filesystem::path& path) {
+  if (!std::filesystem::is_directory(path)) return parse_qa_dataset(read_file(path), path.string());
+  // Like evaluate-2.0.py: every file whose name ends in "json", data lists concatenated.
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() >= 4 && name.compare(name.size() - 4, 4, "json") == 0) files.push_back(entry.path());
+  }
+  if (files.empty()) throw std::runtime_error(path.string() + ": no files ending in \"json\"");
+  std::sort(files.begin(), files.end());
+  qa_dataset merged;
+  size_t article_offset = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    qa_dataset part = parse_qa_dataset(read_file(files[i]), files[i].string());
+    if (i == 0) {
+      merged.format = part.format;
+      merged.version = part.version;
+    } else if (part.format != merged.format && !part.questions.empty()) {
+      throw std::runtime_error(files[i].string() + ": " + to_string(part.format) + " layout, but " +
+                               files[0].string() + " is " + to_string(merged.format));
+    }
+    size_t articles = 0;
+    for (const qa_document& document : part.documents) articles = std::max(articles, document.article_index + 1);
+    append_dataset(merged, std::move(part), article_offset);
+    article_offset += articles;
+  }
+  return merged;
+}
+
+prediction_map parse_predictions(std::string_view json_text, const std::string& source) {
+  const json root = parse_json(json_text, source);
+  const json_reader reader(source);
+  if (!root.is_object()) reader.fail("(top level)", std::string("expected an object, got ") + root.type_name());
+  prediction_map predictions;
+  for (const auto& [id, value] : root.items()) predictions.emplace(id, reader.string(value, "\"" + id + "\""));
+  return predictions;
+}
+
+prediction_map read_predictions(const std::filesystem::path& path) {
+  return parse_predictions(read_file(path), path.string());
+}
+
+std::string dump_predictions(const prediction_map& predictions) {
+  json root = json::object();
+  for (const auto& [id, text] : predictions) {
+    // nlohmann would refuse invalid UTF-8 later, without saying where.
+    detail::decode_utf8(id, "question id");
+    detail::decode_utf8(text, "prediction for question " + id);
+    root[id] = text;
+  }
+  return root.dump(-1, ' ', false) + "\n";
+}
+
+void write_predictions(const std::filesystem::path& path, const prediction_map& predictions) {
+  const std::string text = dump_predictions(predictions);
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw std::runtime_error(path.string() + ": cannot open for writing");
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error(path.string() + ": write error");
+}
+
+}  // namespace longqa::eval
