@@ -55,6 +55,24 @@ using PackBwdSig = std::tuple<Tensor, Tensor, Tensor>(const Tensor&, const Tenso
                                                       const Tensor&, const Tensor&, const Tensor&,
                                                       const Tensor&);
 
+// Whether the fused CUDA kernels cover these inputs (dtype and head dim); otherwise the CUDA
+// path of usw_attention / pack_attention falls back to the ATen versions, with a warning.
+bool fused_covers(const Tensor& q, const char* op_name) {
+#if defined(LONGQA_WITH_CUDA)
+  const auto t = q.scalar_type();
+  const bool ok = (t == at::kFloat || t == at::kHalf || t == at::kBFloat16) && q.dim() == 4 &&
+                  kernels::supported_head_dim(int(q.size(3)));
+  if (!ok)
+    TORCH_WARN_ONCE(op_name, ": no fused CUDA kernel for dtype ", t, " and head dim ",
+                    q.dim() == 4 ? q.size(3) : -1,
+                    " (float32/float16/bfloat16 with dh 32, 64 or 128); using the ATen version");
+  return ok;
+#else
+  (void)q, (void)op_name;
+  return false;
+#endif
+}
+
 template <typename Sig>
 c10::TypedOperatorHandle<Sig> op(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Sig>();
@@ -81,6 +99,7 @@ class UswFunction : public torch::autograd::Function<UswFunction> {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     static const auto bwd = op<UswBwdSig>("longqa::usw_attention_bwd");
     const auto s = ctx->get_saved_variables();
+    if (!grads[0].defined()) return variable_list(10);  // output unused by the loss
     const auto g = bwd.call(grads[0], s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9],
                             s[10], ctx->saved_data["block_size"].toInt());
     return {std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g), std::get<4>(g),
@@ -103,6 +122,7 @@ class PackFunction : public torch::autograd::Function<PackFunction> {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     static const auto bwd = op<PackBwdSig>("longqa::pack_attention_bwd");
     const auto s = ctx->get_saved_variables();
+    if (!grads[0].defined()) return variable_list(4);
     const auto g = bwd.call(grads[0], s[0], s[1], s[2], s[3], s[4], s[5]);
     return {std::get<0>(g), std::get<1>(g), std::get<2>(g), Tensor()};
   }
@@ -111,7 +131,7 @@ class PackFunction : public torch::autograd::Function<PackFunction> {
 Tensor usw_autograd(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                     const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
                     const Tensor& beta, const Tensor& gamma, int64_t block_size) {
-  if (q.is_cuda())
+  if (q.is_cuda() && fused_covers(q, "usw_attention"))
     return UswFunction::apply(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
   return usw_attention_blocked(
       make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
@@ -119,7 +139,8 @@ Tensor usw_autograd(const Tensor& q, const Tensor& k, const Tensor& v, const Ten
 
 Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,
                      const Tensor& valid) {
-  if (packed_q.is_cuda()) return PackFunction::apply(packed_q, k, v, valid);
+  if (packed_q.is_cuda() && fused_covers(packed_q, "pack_attention"))
+    return PackFunction::apply(packed_q, k, v, valid);
   return pack_attention(packed_q, k, v, valid);
 }
 
@@ -175,6 +196,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> usw_b
 Tensor usw_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                 const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
                 const Tensor& beta, const Tensor& gamma, int64_t block_size) {
+  if (!fused_covers(q, "usw_attention"))
+    return usw_attention_blocked(
+        make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
   return std::get<0>(
       usw_fwd_cuda(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
 }
@@ -195,6 +219,7 @@ std::tuple<Tensor, Tensor, Tensor> pack_bwd_cuda(const Tensor& grad_out, const T
 }
 
 Tensor pack_cuda(const Tensor& packed_q, const Tensor& k, const Tensor& v, const Tensor& valid) {
+  if (!fused_covers(packed_q, "pack_attention")) return pack_attention(packed_q, k, v, valid);
   return std::get<0>(pack_fwd_cuda(packed_q, k, v, valid));
 }
 

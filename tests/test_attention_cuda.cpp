@@ -408,7 +408,7 @@ TEST_CASE("GPU: fused gradients vs float64 autograd", "[gpu]") {
   const std::vector<Shape> shapes = {
       {2, 2, 64, 64, 64, 64, {64, 30}},         {2, 3, 1000, 64, 64, 64, {1000, 611}},
       {1, 2, 777, 48, 70, 32, {770}},           {2, 1, 513, 128, 16, 128, {513, 1}},
-      {1, 2, 5000, 64, 64, 64, {5000}},         {1, 1, 20000, 64, 64, 64, {19999}},
+      {1, 2, 5000, 64, 64, 64, {5000}},         {1, 1, 12000, 64, 64, 64, {11999}},
   };
   for (auto dtype : {torch::kFloat, torch::kHalf, torch::kBFloat16})
     for (size_t x = 0; x < shapes.size(); ++x) {
@@ -478,6 +478,8 @@ TEST_CASE("GPU: strided (B,n,H,dh) views and the dispatcher's device choice", "[
   REQUIRE_FALSE(strided.q.is_contiguous());
   CHECK(rel_err(la::usw_attention_op(strided), la::usw_attention_op(in)) == 0);
   torch::NoGradGuard no_grad;
-  CHECK(rel_err(la::usw_attention_op(in),
-                la::usw_attention_reference(to_double(in))) <= tolerance(torch::kHalf));
+  const auto ref = la::usw_attention_reference(to_double(in));
+  CHECK(rel_err(la::usw_attention_op(in), ref) <= tolerance(torch::kHalf));
+  // float64 has no fused kernel: the CUDA path falls back to the blocked version.
+  CHECK(rel_err(la::usw_attention_op(to_double(in)), ref) < 1e-12);
 }
