@@ -16,7 +16,9 @@
 # that keeps the build directory. Logs go to $build/logs, packed at exit into
 # $OUT/gpu_logs.tar.gz next to the benchmark JSON and PNG (few files: $OUT returns at most 8).
 # Environment: LONGQA_PYTHON (default: python3 on PATH), LONGQA_CUDA_ARCHS (default 90),
-# LONGQA_BENCH_ARGS (e.g. --quick), LONGQA_FLEX_ARGS, LONGQA_CTEST_ARGS.
+# LONGQA_BUILD_TARGETS (e.g. "test_attention_cuda attention_cuda_bench": only those),
+# LONGQA_CTEST_ARGS (e.g. "-R attention"), LONGQA_BENCH_ARGS (e.g. --quick), LONGQA_FLEX_ARGS,
+# LONGQA_DEB_PREFIX (default /opt/debs; somewhere writable when not root).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -86,7 +88,9 @@ stage_configure() {
 }
 
 stage_build() {
-  if ! cmake --build "$build" -j"$jobs" > "$logs/build.log" 2>&1; then
+  local targets=()
+  for t in ${LONGQA_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+  if ! cmake --build "$build" -j"$jobs" "${targets[@]}" > "$logs/build.log" 2>&1; then
     grep -E -B2 -A8 "error|Error" "$logs/build.log" | head -150
     log "build failed (build.log in the logs)"
     exit 1
