@@ -26,7 +26,8 @@ std::string shape_string(at::IntArrayRef shape) {
 
 // Checkpoint tensors that QA inference does not use and may safely be ignored.
 bool ignorable(const std::string& name) {
-  return name.find(".pooler.") != std::string::npos || ends_with(name, "embeddings.position_ids") ||
+  return name.find(".pooler.") != std::string::npos || name.rfind("pooler.", 0) == 0 ||  // prefixless: BertModel
+         ends_with(name, "embeddings.position_ids") ||
          name.rfind("cls.", 0) == 0 || name.rfind("discriminator_predictions.", 0) == 0;
 }
 

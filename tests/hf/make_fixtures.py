@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 
-MODULES = ["tokenizer_fixtures", "model_fixtures", "safetensors_fixtures"]
+MODULES = ["tokenizer_fixtures", "model_fixtures", "safetensors_fixtures", "encoder_fixtures"]
 
 
 def main(out_dir):
