@@ -523,7 +523,7 @@ class soup_text_builder {
     const std::u32string& raw = rawdata_;
     if (i == raw.size()) return std::nullopt;
     if (!is_ascii_alpha(raw[i])) {
-      throw html_parse_error("expected name token at '" +
+      throw HtmlParseError("expected name token at '" +
                              encode_utf8(std::u32string_view(raw).substr(declstartpos, 20)) + "'");
     }
     size_t p = i + 1;
@@ -549,7 +549,7 @@ class soup_text_builder {
     } else if (name == U"if" || name == U"else" || name == U"endif") {
       double_bracket = false;
     } else {
-      throw html_parse_error("unknown status keyword '" +
+      throw HtmlParseError("unknown status keyword '" +
                              encode_utf8(std::u32string_view(raw).substr(i + 3, scanned->second - (i + 3))) +
                              "' in marked section");
     }

@@ -7,7 +7,7 @@
 
 namespace longqa::eval::detail {
 
-// Throws longqa::eval::html_parse_error where html.parser raises AssertionError
+// Throws longqa::eval::HtmlParseError where html.parser raises AssertionError
 // (e.g. "<![foo]>"), which makes the official script fail as well.
 std::u32string html_get_text(std::u32string_view markup);
 

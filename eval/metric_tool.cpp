@@ -22,18 +22,18 @@ using json = nlohmann::json;
 using namespace longqa::eval;
 
 int score(const std::string& kind_name, const std::string& dataset_path, const std::string& predictions_path) {
-  const qa_dataset dataset = read_qa_dataset(dataset_path);
-  const prediction_map predictions = read_predictions(predictions_path);
-  const metric_kind kind = kind_name == "auto" ? default_metric(dataset.format) : parse_metric_kind(kind_name);
+  const QaDataset dataset = read_qa_dataset(dataset_path);
+  const PredictionMap predictions = read_predictions(predictions_path);
+  const MetricKind kind = kind_name == "auto" ? default_metric(dataset.format) : parse_metric_kind(kind_name);
   json out = {{"kind", to_string(kind)}, {"format", to_string(dataset.format)}, {"warnings", dataset.warnings}};
   json questions = json::array();
-  for (const qa_question& question : dataset.questions) {
+  for (const QaQuestion& question : dataset.questions) {
     json entry = {{"id", question.id}};
     const auto it = predictions.find(question.id);
     entry["answered"] = it != predictions.end();
     if (it != predictions.end()) {
       std::vector<std::string> golds;
-      for (const qa_answer& answer : question.answers) golds.push_back(answer.text);
+      for (const QaAnswer& answer : question.answers) golds.push_back(answer.text);
       try {
         entry["exact_match"] = exact_match(kind, it->second, golds) ? 1 : 0;
         entry["f1"] = f1(kind, it->second, golds);
@@ -45,7 +45,7 @@ int score(const std::string& kind_name, const std::string& dataset_path, const s
   }
   out["questions"] = std::move(questions);
   try {
-    const evaluation totals = evaluate(kind, dataset, predictions);
+    const Evaluation totals = evaluate(kind, dataset, predictions);
     out["exact_match"] = totals.exact_match;
     out["f1"] = totals.f1;
     out["total"] = totals.total;
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   try {
     if (args.size() == 4 && args[0] == "score") return score(args[1], args[2], args[3]);
     if (args.size() == 2 && args[0] == "normalize") {
-      const metric_kind kind = parse_metric_kind(args[1]);
+      const MetricKind kind = parse_metric_kind(args[1]);
       return map_strings([kind](const std::u32string& text) { return normalize_code_points(kind, text); });
     }
     if (args.size() == 1 && args[0] == "html-text")

@@ -97,7 +97,7 @@ size_t code_point_count(const std::string& text) {
 }
 
 // Fills the byte offsets and checks that answer_start slices the context to the text.
-void locate_answer(qa_answer& answer, const std::string& context, const std::vector<size_t>& offsets,
+void locate_answer(QaAnswer& answer, const std::string& context, const std::vector<size_t>& offsets,
                    const std::string& where, std::vector<std::string>& warnings) {
   const int64_t cp_count = static_cast<int64_t>(offsets.size()) - 1;
   const int64_t end = answer.answer_start + static_cast<int64_t>(code_point_count(answer.text));
@@ -113,14 +113,14 @@ void locate_answer(qa_answer& answer, const std::string& context, const std::vec
 }
 
 void read_squad_article(const json_reader& reader, const json& article, size_t article_index,
-                        const std::string& path, qa_dataset& dataset) {
+                        const std::string& path, QaDataset& dataset) {
   const json& paragraphs = reader.array_member(article, path, "paragraphs");
   std::string title;
   if (const json* value = reader.optional_member(article, "title")) title = reader.string(*value, path + ".title");
   for (size_t p = 0; p < paragraphs.size(); ++p) {
     const std::string paragraph_path = path + ".paragraphs[" + std::to_string(p) + "]";
     const json& paragraph = paragraphs[p];
-    qa_document document;
+    QaDocument document;
     document.id = title + "#" + std::to_string(p);
     document.title = title;
     document.context = reader.string_member(paragraph, paragraph_path, "context");
@@ -130,7 +130,7 @@ void read_squad_article(const json_reader& reader, const json& article, size_t a
     for (size_t q = 0; q < qas.size(); ++q) {
       const std::string qa_path = paragraph_path + ".qas[" + std::to_string(q) + "]";
       const json& qa = qas[q];
-      qa_question question;
+      QaQuestion question;
       question.id = reader.string_member(qa, qa_path, "id");
       question.question = reader.string_member(qa, qa_path, "question");
       question.document_index = dataset.documents.size();
@@ -142,7 +142,7 @@ void read_squad_article(const json_reader& reader, const json& article, size_t a
       const json& answers = reader.array_member(qa, qa_path, "answers");
       for (size_t a = 0; a < answers.size(); ++a) {
         const std::string answer_path = qa_path + ".answers[" + std::to_string(a) + "]";
-        qa_answer answer;
+        QaAnswer answer;
         answer.text = reader.string_member(answers[a], answer_path, "text");
         answer.answer_start = reader.integer_member(answers[a], answer_path, "answer_start");
         locate_answer(answer, document.context, offsets, reader.source() + ": " + answer_path, dataset.warnings);
@@ -155,8 +155,8 @@ void read_squad_article(const json_reader& reader, const json& article, size_t a
 }
 
 void read_korquad2_document(const json_reader& reader, const json& entry, size_t article_index,
-                            const std::string& path, qa_dataset& dataset) {
-  qa_document document;
+                            const std::string& path, QaDataset& dataset) {
+  QaDocument document;
   document.title = reader.string_member(entry, path, "title");
   document.id = document.title;
   document.context = reader.string_member(entry, path, "context");
@@ -166,13 +166,13 @@ void read_korquad2_document(const json_reader& reader, const json& entry, size_t
   for (size_t q = 0; q < qas.size(); ++q) {
     const std::string qa_path = path + ".qas[" + std::to_string(q) + "]";
     const json& qa = qas[q];
-    qa_question question;
+    QaQuestion question;
     question.id = reader.string_member(qa, qa_path, "id");
     question.question = reader.string_member(qa, qa_path, "question");
     question.document_index = dataset.documents.size();
     const std::string answer_path = qa_path + ".answer";
     const json& answer_json = reader.member(qa, qa_path, "answer");
-    qa_answer answer;
+    QaAnswer answer;
     answer.text = reader.string_member(answer_json, answer_path, "text");
     answer.answer_start = reader.integer_member(answer_json, answer_path, "answer_start");
     locate_answer(answer, document.context, offsets, reader.source() + ": " + answer_path, dataset.warnings);
@@ -183,13 +183,13 @@ void read_korquad2_document(const json_reader& reader, const json& entry, size_t
 }
 
 // Appends `part` to `merged`, shifting its article and document indices.
-void append_dataset(qa_dataset& merged, qa_dataset part, size_t article_offset) {
+void append_dataset(QaDataset& merged, QaDataset part, size_t article_offset) {
   const size_t document_offset = merged.documents.size();
-  for (qa_document& document : part.documents) {
+  for (QaDocument& document : part.documents) {
     document.article_index += article_offset;
     merged.documents.push_back(std::move(document));
   }
-  for (qa_question& question : part.questions) {
+  for (QaQuestion& question : part.questions) {
     question.document_index += document_offset;
     merged.questions.push_back(std::move(question));
   }
@@ -198,14 +198,14 @@ void append_dataset(qa_dataset& merged, qa_dataset part, size_t article_offset) 
 
 }  // namespace
 
-const char* to_string(dataset_format format) {
-  return format == dataset_format::korquad2 ? "korquad2" : "squad";
+const char* to_string(DatasetFormat format) {
+  return format == DatasetFormat::korquad2 ? "korquad2" : "squad";
 }
 
-qa_dataset parse_qa_dataset(std::string_view json_text, const std::string& source) {
+QaDataset parse_qa_dataset(std::string_view json_text, const std::string& source) {
   const json root = parse_json(json_text, source);
   const json_reader reader(source);
-  qa_dataset dataset;
+  QaDataset dataset;
   if (!root.is_object()) reader.fail("(top level)", std::string("expected an object, got ") + root.type_name());
   if (const json* version = reader.optional_member(root, "version")) dataset.version = reader.string(*version, "version");
   const json& data = reader.array_member(root, "(top level)", "data");
@@ -213,16 +213,16 @@ qa_dataset parse_qa_dataset(std::string_view json_text, const std::string& sourc
   if (!data.empty()) {
     if (!data[0].is_object()) reader.fail("data[0]", std::string("expected an object, got ") + data[0].type_name());
     if (data[0].contains("paragraphs")) {
-      dataset.format = dataset_format::squad;
+      dataset.format = DatasetFormat::squad;
     } else if (data[0].contains("qas")) {
-      dataset.format = dataset_format::korquad2;
+      dataset.format = DatasetFormat::korquad2;
     } else {
       reader.fail("data[0]", "has neither \"paragraphs\" (SQuAD/KorQuAD 1.0) nor \"qas\" (KorQuAD 2.x)");
     }
   }
   for (size_t i = 0; i < data.size(); ++i) {
     const std::string path = "data[" + std::to_string(i) + "]";
-    if (dataset.format == dataset_format::squad) {
+    if (dataset.format == DatasetFormat::squad) {
       read_squad_article(reader, data[i], i, path, dataset);
     } else {
       read_korquad2_document(reader, data[i], i, path, dataset);
@@ -231,7 +231,7 @@ qa_dataset parse_qa_dataset(std::string_view json_text, const std::string& sourc
   return dataset;
 }
 
-qa_dataset read_qa_dataset(const std::filesystem::path& path) {
+QaDataset read_qa_dataset(const std::filesystem::path& path) {
   if (!std::filesystem::is_directory(path)) return parse_qa_dataset(read_file(path), path.string());
   // Like evaluate-2.0.py: every file whose name ends in "json", data lists concatenated.
   std::vector<std::filesystem::path> files;
@@ -241,10 +241,10 @@ qa_dataset read_qa_dataset(const std::filesystem::path& path) {
   }
   if (files.empty()) throw std::runtime_error(path.string() + ": no files ending in \"json\"");
   std::sort(files.begin(), files.end());
-  qa_dataset merged;
+  QaDataset merged;
   size_t article_offset = 0;
   for (size_t i = 0; i < files.size(); ++i) {
-    qa_dataset part = parse_qa_dataset(read_file(files[i]), files[i].string());
+    QaDataset part = parse_qa_dataset(read_file(files[i]), files[i].string());
     if (i == 0) {
       merged.format = part.format;
       merged.version = part.version;
@@ -253,27 +253,27 @@ qa_dataset read_qa_dataset(const std::filesystem::path& path) {
                                files[0].string() + " is " + to_string(merged.format));
     }
     size_t articles = 0;
-    for (const qa_document& document : part.documents) articles = std::max(articles, document.article_index + 1);
+    for (const QaDocument& document : part.documents) articles = std::max(articles, document.article_index + 1);
     append_dataset(merged, std::move(part), article_offset);
     article_offset += articles;
   }
   return merged;
 }
 
-prediction_map parse_predictions(std::string_view json_text, const std::string& source) {
+PredictionMap parse_predictions(std::string_view json_text, const std::string& source) {
   const json root = parse_json(json_text, source);
   const json_reader reader(source);
   if (!root.is_object()) reader.fail("(top level)", std::string("expected an object, got ") + root.type_name());
-  prediction_map predictions;
+  PredictionMap predictions;
   for (const auto& [id, value] : root.items()) predictions.emplace(id, reader.string(value, "\"" + id + "\""));
   return predictions;
 }
 
-prediction_map read_predictions(const std::filesystem::path& path) {
+PredictionMap read_predictions(const std::filesystem::path& path) {
   return parse_predictions(read_file(path), path.string());
 }
 
-std::string dump_predictions(const prediction_map& predictions) {
+std::string dump_predictions(const PredictionMap& predictions) {
   json root = json::object();
   for (const auto& [id, text] : predictions) {
     // nlohmann would refuse invalid UTF-8 later, without saying where.
@@ -284,7 +284,7 @@ std::string dump_predictions(const prediction_map& predictions) {
   return root.dump(-1, ' ', false) + "\n";
 }
 
-void write_predictions(const std::filesystem::path& path, const prediction_map& predictions) {
+void write_predictions(const std::filesystem::path& path, const PredictionMap& predictions) {
   const std::string text = dump_predictions(predictions);
   std::ofstream out(path, std::ios::binary);
   if (!out) throw std::runtime_error(path.string() + ": cannot open for writing");

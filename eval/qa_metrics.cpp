@@ -103,8 +103,8 @@ size_t common_count(const std::vector<Item>& a, const std::vector<Item>& b) {
 }
 
 // f1_score() on already normalized texts.
-double f1_normalized(metric_kind kind, std::u32string_view p, std::u32string_view g) {
-  if (kind == metric_kind::squad_v1) {
+double f1_normalized(MetricKind kind, std::u32string_view p, std::u32string_view g) {
+  if (kind == MetricKind::squad_v1) {
     std::vector<std::u32string> p_tokens, g_tokens;
     for (const auto token : py_split(p)) p_tokens.emplace_back(token);
     for (const auto token : py_split(g)) g_tokens.emplace_back(token);
@@ -126,34 +126,34 @@ std::vector<std::u32string> decode_golds(const std::vector<std::string>& golds) 
 
 }  // namespace
 
-metric_kind parse_metric_kind(std::string_view name) {
-  if (name == "squad_v1") return metric_kind::squad_v1;
-  if (name == "korquad_v1") return metric_kind::korquad_v1;
-  if (name == "korquad_v2") return metric_kind::korquad_v2;
+MetricKind parse_metric_kind(std::string_view name) {
+  if (name == "squad_v1") return MetricKind::squad_v1;
+  if (name == "korquad_v1") return MetricKind::korquad_v1;
+  if (name == "korquad_v2") return MetricKind::korquad_v2;
   throw std::invalid_argument("unknown metric '" + std::string(name) +
                               "' (expected squad_v1, korquad_v1 or korquad_v2)");
 }
 
-const char* to_string(metric_kind kind) {
+const char* to_string(MetricKind kind) {
   switch (kind) {
-    case metric_kind::squad_v1: return "squad_v1";
-    case metric_kind::korquad_v1: return "korquad_v1";
-    case metric_kind::korquad_v2: return "korquad_v2";
+    case MetricKind::squad_v1: return "squad_v1";
+    case MetricKind::korquad_v1: return "korquad_v1";
+    case MetricKind::korquad_v2: return "korquad_v2";
   }
   return "?";
 }
 
-metric_kind default_metric(dataset_format format) {
-  return format == dataset_format::korquad2 ? metric_kind::korquad_v2 : metric_kind::squad_v1;
+MetricKind default_metric(DatasetFormat format) {
+  return format == DatasetFormat::korquad2 ? MetricKind::korquad_v2 : MetricKind::squad_v1;
 }
 
-std::u32string normalize_code_points(metric_kind kind, std::u32string_view text) {
+std::u32string normalize_code_points(MetricKind kind, std::u32string_view text) {
   switch (kind) {
-    case metric_kind::squad_v1:
+    case MetricKind::squad_v1:
       return white_space_fix(remove_articles(remove_punc(py_lower(text))));
-    case metric_kind::korquad_v1:
+    case MetricKind::korquad_v1:
       return white_space_fix(remove_punc(py_lower(remove_symbols(text))));
-    case metric_kind::korquad_v2: {
+    case MetricKind::korquad_v2: {
       // ' '.join(text.split()) and then deleting '\n', '\t' and ' ' leaves the tokens alone.
       const std::u32string cleaned = remove_punc(py_lower(remove_symbols(detail::html_get_text(text))));
       std::u32string out;
@@ -164,7 +164,7 @@ std::u32string normalize_code_points(metric_kind kind, std::u32string_view text)
   return {};
 }
 
-std::string normalize(metric_kind kind, std::string_view text) {
+std::string normalize(MetricKind kind, std::string_view text) {
   return detail::encode_utf8(normalize_code_points(kind, detail::decode_utf8(text, "text to normalize")));
 }
 
@@ -172,14 +172,14 @@ std::string html_to_text(std::string_view markup) {
   return detail::encode_utf8(detail::html_get_text(detail::decode_utf8(markup, "HTML markup")));
 }
 
-bool exact_match(metric_kind kind, std::string_view prediction, const std::vector<std::string>& golds) {
+bool exact_match(MetricKind kind, std::string_view prediction, const std::vector<std::string>& golds) {
   const std::vector<std::u32string> gold_texts = decode_golds(golds);
   const std::u32string p = normalize_code_points(kind, detail::decode_utf8(prediction, "prediction"));
   return std::any_of(gold_texts.begin(), gold_texts.end(),
                      [&](const std::u32string& gold) { return normalize_code_points(kind, gold) == p; });
 }
 
-double f1(metric_kind kind, std::string_view prediction, const std::vector<std::string>& golds) {
+double f1(MetricKind kind, std::string_view prediction, const std::vector<std::string>& golds) {
   const std::vector<std::u32string> gold_texts = decode_golds(golds);
   const std::u32string p = normalize_code_points(kind, detail::decode_utf8(prediction, "prediction"));
   double best = 0.0;
@@ -188,17 +188,17 @@ double f1(metric_kind kind, std::string_view prediction, const std::vector<std::
   return best;
 }
 
-std::vector<question_score> score_questions(metric_kind kind, const qa_dataset& dataset,
-                                            const prediction_map& predictions) {
-  std::vector<question_score> scores;
+std::vector<QuestionScore> score_questions(MetricKind kind, const QaDataset& dataset,
+                                            const PredictionMap& predictions) {
+  std::vector<QuestionScore> scores;
   scores.reserve(dataset.questions.size());
   std::vector<std::string> golds;
-  for (const qa_question& question : dataset.questions) {
-    question_score score;
+  for (const QaQuestion& question : dataset.questions) {
+    QuestionScore score;
     const auto it = predictions.find(question.id);
     if (it != predictions.end()) {
       golds.clear();
-      for (const qa_answer& answer : question.answers) golds.push_back(answer.text);
+      for (const QaAnswer& answer : question.answers) golds.push_back(answer.text);
       if (golds.empty())
         throw std::invalid_argument("question " + question.id +
                                     " has no gold answers (the official scripts fail here too)");
@@ -211,12 +211,12 @@ std::vector<question_score> score_questions(metric_kind kind, const qa_dataset& 
   return scores;
 }
 
-evaluation evaluate(metric_kind kind, const qa_dataset& dataset, const prediction_map& predictions) {
+Evaluation evaluate(MetricKind kind, const QaDataset& dataset, const PredictionMap& predictions) {
   if (dataset.questions.empty()) throw std::invalid_argument("the dataset has no questions");
-  evaluation result;
+  Evaluation result;
   size_t exact = 0;
   double f1_sum = 0.0;
-  for (const question_score& score : score_questions(kind, dataset, predictions)) {
+  for (const QuestionScore& score : score_questions(kind, dataset, predictions)) {
     ++result.total;
     if (!score.answered) continue;
     ++result.answered;

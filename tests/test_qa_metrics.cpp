@@ -57,7 +57,7 @@ const normalize_case normalize_cases[] = {
 };
 
 struct score_case {
-  metric_kind kind;
+  MetricKind kind;
   const char* prediction;
   std::vector<std::string> golds;
   bool exact_match;
@@ -66,22 +66,22 @@ struct score_case {
 
 // From metric_max_over_ground_truths(exact_match_score / f1_score, ...).
 const score_case score_cases[] = {
-    {metric_kind::squad_v1, "the Eiffel Tower", {"Eiffel tower!", "tower"}, true, 1.0},
-    {metric_kind::squad_v1, "Eiffel Tower in Paris", {"the Eiffel Tower"}, false, 0.6666666666666666},
-    {metric_kind::squad_v1, "a a a", {"a"}, true, 0.0},  // both normalize to "": EM 1, F1 0
-    {metric_kind::squad_v1, "Denver Broncos Denver", {"Denver Broncos", "Broncos"}, false, 0.8},
-    {metric_kind::squad_v1, "", {"Denver"}, false, 0.0},
-    {metric_kind::squad_v1, "the", {"a"}, true, 0.0},
-    {metric_kind::korquad_v1, "서울특별시에서", {"서울특별시"}, false, 0.8333333333333333},
-    {metric_kind::korquad_v1, "1,000대", {"1000대", "천 대"}, true, 1.0},
-    {metric_kind::korquad_v1, "《토지》", {"토지"}, true, 1.0},
-    {metric_kind::korquad_v1, "미국 공군의 T-38", {"T-38 탤론"}, false, 0.4615384615384615},
-    {metric_kind::korquad_v1, "", {""}, true, 0.0},
-    {metric_kind::korquad_v2, "<td>360대</td>", {"360대"}, true, 1.0},
-    {metric_kind::korquad_v2, "360 대", {"360대"}, true, 1.0},
-    {metric_kind::korquad_v2, "<p>미국 <a>공군</a>의</p>", {"미국 공군"}, false, 0.888888888888889},
-    {metric_kind::korquad_v2, "&lt;T-X&gt; 프로그램", {"T-X 프로그램"}, true, 1.0},
-    {metric_kind::korquad_v2, "ΣΑΣ", {"σας"}, true, 1.0},
+    {MetricKind::squad_v1, "the Eiffel Tower", {"Eiffel tower!", "tower"}, true, 1.0},
+    {MetricKind::squad_v1, "Eiffel Tower in Paris", {"the Eiffel Tower"}, false, 0.6666666666666666},
+    {MetricKind::squad_v1, "a a a", {"a"}, true, 0.0},  // both normalize to "": EM 1, F1 0
+    {MetricKind::squad_v1, "Denver Broncos Denver", {"Denver Broncos", "Broncos"}, false, 0.8},
+    {MetricKind::squad_v1, "", {"Denver"}, false, 0.0},
+    {MetricKind::squad_v1, "the", {"a"}, true, 0.0},
+    {MetricKind::korquad_v1, "서울특별시에서", {"서울특별시"}, false, 0.8333333333333333},
+    {MetricKind::korquad_v1, "1,000대", {"1000대", "천 대"}, true, 1.0},
+    {MetricKind::korquad_v1, "《토지》", {"토지"}, true, 1.0},
+    {MetricKind::korquad_v1, "미국 공군의 T-38", {"T-38 탤론"}, false, 0.4615384615384615},
+    {MetricKind::korquad_v1, "", {""}, true, 0.0},
+    {MetricKind::korquad_v2, "<td>360대</td>", {"360대"}, true, 1.0},
+    {MetricKind::korquad_v2, "360 대", {"360대"}, true, 1.0},
+    {MetricKind::korquad_v2, "<p>미국 <a>공군</a>의</p>", {"미국 공군"}, false, 0.888888888888889},
+    {MetricKind::korquad_v2, "&lt;T-X&gt; 프로그램", {"T-X 프로그램"}, true, 1.0},
+    {MetricKind::korquad_v2, "ΣΑΣ", {"σας"}, true, 1.0},
 };
 
 const char* const squad_json = R"({"version": "1.1", "data": [{"title": "서울", "paragraphs": [
@@ -114,9 +114,9 @@ void write_text(const std::string& path, const std::string& text) { std::ofstrea
 TEST_CASE("normalize matches each official normalize_answer", "[eval]") {
   for (const normalize_case& c : normalize_cases) {
     INFO("input: " << c.input);
-    CHECK(normalize(metric_kind::squad_v1, c.input) == c.squad_v1);
-    CHECK(normalize(metric_kind::korquad_v1, c.input) == c.korquad_v1);
-    CHECK(normalize(metric_kind::korquad_v2, c.input) == c.korquad_v2);
+    CHECK(normalize(MetricKind::squad_v1, c.input) == c.squad_v1);
+    CHECK(normalize(MetricKind::korquad_v1, c.input) == c.korquad_v1);
+    CHECK(normalize(MetricKind::korquad_v2, c.input) == c.korquad_v2);
   }
 }
 
@@ -142,58 +142,58 @@ TEST_CASE("html_to_text follows BeautifulSoup get_text with html.parser", "[eval
   CHECK(html_to_text("&NotEqualTilde;") == "\u2242\u0338");
 }
 
-TEST_CASE("markup html.parser rejects is an html_parse_error, as in the official script", "[eval]") {
-  CHECK_THROWS_AS(normalize(metric_kind::korquad_v2, "<![foo]>x"), html_parse_error);
-  CHECK_THROWS_AS(normalize(metric_kind::korquad_v2, "<![ x]>"), html_parse_error);
-  CHECK(normalize(metric_kind::korquad_v1, "<![foo]>x") == "foo x");  // no HTML stripping there
+TEST_CASE("markup html.parser rejects is an HtmlParseError, as in the official script", "[eval]") {
+  CHECK_THROWS_AS(normalize(MetricKind::korquad_v2, "<![foo]>x"), HtmlParseError);
+  CHECK_THROWS_AS(normalize(MetricKind::korquad_v2, "<![ x]>"), HtmlParseError);
+  CHECK(normalize(MetricKind::korquad_v1, "<![foo]>x") == "foo x");  // no HTML stripping there
 }
 
 TEST_CASE("bad arguments are refused", "[eval]") {
-  CHECK_THROWS_AS(exact_match(metric_kind::squad_v1, "x", {}), std::invalid_argument);
-  CHECK_THROWS_AS(f1(metric_kind::squad_v1, "x", {}), std::invalid_argument);
-  CHECK_THROWS_AS(normalize(metric_kind::squad_v1, "\xff"), std::invalid_argument);
-  CHECK(parse_metric_kind("korquad_v2") == metric_kind::korquad_v2);
+  CHECK_THROWS_AS(exact_match(MetricKind::squad_v1, "x", {}), std::invalid_argument);
+  CHECK_THROWS_AS(f1(MetricKind::squad_v1, "x", {}), std::invalid_argument);
+  CHECK_THROWS_AS(normalize(MetricKind::squad_v1, "\xff"), std::invalid_argument);
+  CHECK(parse_metric_kind("korquad_v2") == MetricKind::korquad_v2);
   CHECK_THROWS_WITH(parse_metric_kind("squad2"), Catch::Contains("squad2"));
 }
 
 TEST_CASE("SQuAD-layout datasets: offsets, warnings and evaluate()", "[eval]") {
-  const qa_dataset dataset = parse_qa_dataset(squad_json, "inline.json");
-  CHECK(dataset.format == dataset_format::squad);
+  const QaDataset dataset = parse_qa_dataset(squad_json, "inline.json");
+  CHECK(dataset.format == DatasetFormat::squad);
   CHECK(dataset.version == "1.1");
   REQUIRE(dataset.documents.size() == 1);
   CHECK(dataset.documents[0].id == "서울#0");
   REQUIRE(dataset.questions.size() == 3);
-  const qa_answer& q1 = dataset.questions[0].answers[0];
+  const QaAnswer& q1 = dataset.questions[0].answers[0];
   CHECK((q1.byte_start == 0 && q1.byte_end == 15 && q1.matches_context));
-  const qa_answer& q2 = dataset.questions[1].answers[0];
+  const QaAnswer& q2 = dataset.questions[1].answers[0];
   CHECK((q2.byte_start == 49 && q2.byte_end == 60 && q2.matches_context));
   // "Seoul" is at 34, not 36: kept, reported, and its end lies past the context.
-  const qa_answer& seoul = dataset.questions[0].answers[1];
+  const QaAnswer& seoul = dataset.questions[0].answers[1];
   CHECK((seoul.byte_start == 66 && seoul.byte_end == std::string::npos && !seoul.matches_context));
   REQUIRE(dataset.warnings.size() == 1);
   CHECK_THAT(dataset.warnings[0], Catch::Contains("inline.json: data[0].paragraphs[0].qas[0].answers[1]"));
 
-  const prediction_map predictions = {{"q1", "서울특별시는"}, {"q2", "capital is"}};
-  const evaluation squad = evaluate(metric_kind::squad_v1, dataset, predictions);
+  const PredictionMap predictions = {{"q1", "서울특별시는"}, {"q2", "capital is"}};
+  const Evaluation squad = evaluate(MetricKind::squad_v1, dataset, predictions);
   CHECK(squad.exact_match == 0.0);
   CHECK(squad.f1 == 22.222222222222218);  // evaluate-v1.1.py's evaluate()
   CHECK((squad.total == 3 && squad.answered == 2));
-  const evaluation korquad = evaluate(metric_kind::korquad_v1, dataset, predictions);
+  const Evaluation korquad = evaluate(MetricKind::korquad_v1, dataset, predictions);
   CHECK(korquad.f1 == 54.86443381180222);  // evaluate-v1.0.py's evaluate()
-  const std::vector<question_score> scores = score_questions(metric_kind::korquad_v1, dataset, predictions);
+  const std::vector<QuestionScore> scores = score_questions(MetricKind::korquad_v1, dataset, predictions);
   CHECK((scores[0].answered && scores[1].answered && !scores[2].answered));
 }
 
 TEST_CASE("KorQuAD 2 datasets", "[eval]") {
-  const qa_dataset dataset = parse_qa_dataset(korquad2_json, "k2.json");
-  CHECK(dataset.format == dataset_format::korquad2);
-  CHECK(default_metric(dataset.format) == metric_kind::korquad_v2);
+  const QaDataset dataset = parse_qa_dataset(korquad2_json, "k2.json");
+  CHECK(dataset.format == DatasetFormat::korquad2);
+  CHECK(default_metric(dataset.format) == MetricKind::korquad_v2);
   REQUIRE(dataset.questions.size() == 2);
-  const qa_answer& answer = dataset.questions[0].answers[0];
+  const QaAnswer& answer = dataset.questions[0].answers[0];
   CHECK((answer.byte_start == 27 && answer.byte_end == 33 && answer.matches_context));
   CHECK(dataset.warnings.empty());
-  const evaluation result =
-      evaluate(metric_kind::korquad_v2, dataset, {{"k1", "<td>360 대</td>"}, {"k2", "공군은"}});
+  const Evaluation result =
+      evaluate(MetricKind::korquad_v2, dataset, {{"k1", "<td>360 대</td>"}, {"k2", "공군은"}});
   CHECK(result.exact_match == 50.0);  // evaluate-2.0.py's evaluate()
   CHECK(result.f1 == 90.0);
 }
@@ -220,7 +220,7 @@ TEST_CASE("malformed datasets name the file and the JSON path", "[eval]") {
 
 TEST_CASE("prediction files round-trip; dataset folders are merged", "[eval]") {
   longqa::test::TempDir dir("longqa-eval");
-  const prediction_map predictions = {{"q1", "서울 \"특별시\""}, {"q2", ""}};
+  const PredictionMap predictions = {{"q1", "서울 \"특별시\""}, {"q2", ""}};
   write_predictions(dir / "predictions.json", predictions);
   CHECK(read_predictions(dir / "predictions.json") == predictions);
 
@@ -229,8 +229,8 @@ TEST_CASE("prediction files round-trip; dataset folders are merged", "[eval]") {
   write_text(dir / "set/a.json", korquad2_json);
   write_text(dir / "set/b.json", korquad2_json);
   write_text(dir / "set/notes.txt", "not a dataset");
-  const qa_dataset merged = read_qa_dataset(dir.path() / "set");
-  CHECK(merged.format == dataset_format::korquad2);
+  const QaDataset merged = read_qa_dataset(dir.path() / "set");
+  CHECK(merged.format == DatasetFormat::korquad2);
   REQUIRE(merged.documents.size() == 2);
   CHECK(merged.documents[1].article_index == 1);
   REQUIRE(merged.questions.size() == 4);
@@ -246,18 +246,18 @@ TEST_CASE("the shared dev sets read cleanly and gold answers score 100", "[eval]
   struct expected_set {
     const char* path;
     size_t questions;
-    metric_kind kind;
+    MetricKind kind;
   };
-  for (const expected_set& set : {expected_set{"squad1.1/dev-v1.1_public.json", 5696, metric_kind::squad_v1},
-                                  expected_set{"korquad1/KorQuAD_v1.0_dev_public.json", 2865, metric_kind::korquad_v1},
-                                  expected_set{"korquad2", 1, metric_kind::korquad_v2}}) {
+  for (const expected_set& set : {expected_set{"squad1.1/dev-v1.1_public.json", 5696, MetricKind::squad_v1},
+                                  expected_set{"korquad1/KorQuAD_v1.0_dev_public.json", 2865, MetricKind::korquad_v1},
+                                  expected_set{"korquad2", 1, MetricKind::korquad_v2}}) {
     INFO(set.path);
-    const qa_dataset dataset = read_qa_dataset(data / set.path);
+    const QaDataset dataset = read_qa_dataset(data / set.path);
     CHECK(dataset.questions.size() == set.questions);
     CHECK(dataset.warnings.empty());  // the README says every answer_start matches
-    prediction_map gold;
-    for (const qa_question& question : dataset.questions) gold[question.id] = question.answers.at(0).text;
-    const evaluation result = evaluate(set.kind, dataset, gold);
+    PredictionMap gold;
+    for (const QaQuestion& question : dataset.questions) gold[question.id] = question.answers.at(0).text;
+    const Evaluation result = evaluate(set.kind, dataset, gold);
     CHECK(result.exact_match == 100.0);
     CHECK(result.f1 == 100.0);
   }

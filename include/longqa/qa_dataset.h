@@ -17,10 +17,10 @@
 
 namespace longqa::eval {
 
-enum class dataset_format { squad, korquad2 };
-const char* to_string(dataset_format format);
+enum class DatasetFormat { squad, korquad2 };
+const char* to_string(DatasetFormat format);
 
-struct qa_answer {
+struct QaAnswer {
   std::string text;
   int64_t answer_start = 0;  // code points into the context, as in the file
   // Byte offsets into the context's UTF-8 of answer_start and of answer_start plus the
@@ -30,26 +30,26 @@ struct qa_answer {
   bool matches_context = false;  // context[answer_start : answer_start + len(text)] == text
 };
 
-struct qa_document {
+struct QaDocument {
   std::string id;       // squad: "<title>#<paragraph index>"; korquad2: the title
   std::string title;
   std::string context;  // korquad2: the cleaned HTML page
   std::size_t article_index = 0;  // index in the file's data[] (after merging, in the merged list)
 };
 
-struct qa_question {
+struct QaQuestion {
   std::string id;
   std::string question;
   std::size_t document_index = 0;
-  std::vector<qa_answer> answers;  // korquad2: exactly one
+  std::vector<QaAnswer> answers;  // korquad2: exactly one
   bool is_impossible = false;      // SQuAD 2.0
 };
 
-struct qa_dataset {
-  dataset_format format = dataset_format::squad;
+struct QaDataset {
+  DatasetFormat format = DatasetFormat::squad;
   std::string version;  // the top-level "version", empty when absent
-  std::vector<qa_document> documents;
-  std::vector<qa_question> questions;
+  std::vector<QaDocument> documents;
+  std::vector<QaQuestion> questions;
   // One line per answer whose answer_start does not slice the context to its text,
   // naming the file and JSON path; the data is kept as it is.
   std::vector<std::string> warnings;
@@ -57,16 +57,16 @@ struct qa_dataset {
 
 // Parses one dataset; `source` names it in errors ("<source>: data[3].qas[0].id: ...").
 // Throws std::runtime_error for malformed input (bad JSON, missing fields, wrong types).
-qa_dataset parse_qa_dataset(std::string_view json_text, const std::string& source);
+QaDataset parse_qa_dataset(std::string_view json_text, const std::string& source);
 // A file, or a directory whose files ending in "json" are read in name order and
 // concatenated (the way evaluate-2.0.py takes its dataset argument).
-qa_dataset read_qa_dataset(const std::filesystem::path& path);
+QaDataset read_qa_dataset(const std::filesystem::path& path);
 
-using prediction_map = std::map<std::string, std::string, std::less<>>;
+using PredictionMap = std::map<std::string, std::string, std::less<>>;
 
-prediction_map parse_predictions(std::string_view json_text, const std::string& source);
-prediction_map read_predictions(const std::filesystem::path& path);
-std::string dump_predictions(const prediction_map& predictions);  // UTF-8 JSON, keys sorted
-void write_predictions(const std::filesystem::path& path, const prediction_map& predictions);
+PredictionMap parse_predictions(std::string_view json_text, const std::string& source);
+PredictionMap read_predictions(const std::filesystem::path& path);
+std::string dump_predictions(const PredictionMap& predictions);  // UTF-8 JSON, keys sorted
+void write_predictions(const std::filesystem::path& path, const PredictionMap& predictions);
 
 }  // namespace longqa::eval

@@ -20,17 +20,17 @@
 
 namespace longqa::eval {
 
-enum class metric_kind { squad_v1, korquad_v1, korquad_v2 };
+enum class MetricKind { squad_v1, korquad_v1, korquad_v2 };
 
 // "squad_v1", "korquad_v1", "korquad_v2"; throws std::invalid_argument otherwise.
-metric_kind parse_metric_kind(std::string_view name);
-const char* to_string(metric_kind kind);
+MetricKind parse_metric_kind(std::string_view name);
+const char* to_string(MetricKind kind);
 // The metric a dataset format is scored with by default (squad -> squad_v1, korquad2 -> korquad_v2).
-metric_kind default_metric(dataset_format format);
+MetricKind default_metric(DatasetFormat format);
 
 // Raised for markup on which Python's html.parser raises AssertionError (for example
 // "<![foo]>" or "<![ x]>"); the official KorQuAD 2.0 script stops with that error too.
-class html_parse_error : public std::runtime_error {
+class HtmlParseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -38,8 +38,8 @@ class html_parse_error : public std::runtime_error {
 // The scripts' normalize_answer(). Throws std::invalid_argument on invalid UTF-8.
 // korquad_v2 output can hold a lone surrogate (only from a character reference such
 // as "&#xD800;"), written as three bytes like Python's "surrogatepass".
-std::string normalize(metric_kind kind, std::string_view text);
-std::u32string normalize_code_points(metric_kind kind, std::u32string_view text);
+std::string normalize(MetricKind kind, std::string_view text);
+std::u32string normalize_code_points(MetricKind kind, std::u32string_view text);
 
 // BeautifulSoup(markup).get_text() with html.parser: tags dropped, entities and
 // character references decoded, comments/doctype/processing instructions and the text
@@ -48,16 +48,16 @@ std::string html_to_text(std::string_view markup);
 
 // Best score over the gold answers, as metric_max_over_ground_truths. The official
 // scripts fail on an empty gold list; so do these (std::invalid_argument).
-bool exact_match(metric_kind kind, std::string_view prediction, const std::vector<std::string>& golds);
-double f1(metric_kind kind, std::string_view prediction, const std::vector<std::string>& golds);
+bool exact_match(MetricKind kind, std::string_view prediction, const std::vector<std::string>& golds);
+double f1(MetricKind kind, std::string_view prediction, const std::vector<std::string>& golds);
 
-struct question_score {
+struct QuestionScore {
   bool answered = false;  // a prediction exists for the question
   bool exact_match = false;
   double f1 = 0.0;
 };
 
-struct evaluation {
+struct Evaluation {
   double exact_match = 0.0;  // mean over all questions x 100; missing predictions count 0
   double f1 = 0.0;
   std::size_t total = 0;     // questions in the dataset
@@ -65,10 +65,10 @@ struct evaluation {
 };
 
 // Per-question scores, in dataset order.
-std::vector<question_score> score_questions(metric_kind kind, const qa_dataset& dataset,
-                                            const prediction_map& predictions);
+std::vector<QuestionScore> score_questions(MetricKind kind, const QaDataset& dataset,
+                                            const PredictionMap& predictions);
 // The scripts' evaluate(): sums in dataset order, then 100 x sum / total. Throws
 // std::invalid_argument for an empty dataset (the scripts divide by zero).
-evaluation evaluate(metric_kind kind, const qa_dataset& dataset, const prediction_map& predictions);
+Evaluation evaluate(MetricKind kind, const QaDataset& dataset, const PredictionMap& predictions);
 
 }  // namespace longqa::eval
