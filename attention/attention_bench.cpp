@@ -27,13 +27,15 @@ constexpr int64_t kB = 1, kH = 12, kDh = 64, kBlock = 64, kPacked = 64;
 constexpr double kReferenceLimitBytes = 4.0 * (1ull << 30);
 
 const char* kUsage =
-    "Usage: attention_bench [--out PATH] [--reps N] [--quick] [--help]\n"
+    "Usage: attention_bench [--out PATH] [--reps N] [--threads N] [--quick] [--help]\n"
     "Times the usw_attention forward on the CPU (fp32, InferenceMode, B=1 H=12 dh=64 b=64 s=64)\n"
     "for n = 1k..32k: the blocked version always, the dense reference while its (n, s+n)\n"
     "logits stay under 4 GiB. Reports the median of the repetitions after one warm-up run.\n"
     "  --out PATH  JSON output (default bench/results/attention_cpu.json, relative to the\n"
     "              current directory)\n"
     "  --reps N    timed repetitions per measurement (default 5)\n"
+    "  --threads N intra-op threads (default: torch's, one per core). On a machine shared\n"
+    "              with other jobs, 1 avoids OpenMP threads waiting on descheduled peers\n"
     "  --quick     smoke run: n = 1k and 2k, one repetition (still writes --out)\n"
     "  --help      this text\n";
 
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (arg == "--out" && a + 1 < argc) {
       out_path = argv[++a];
+    } else if (arg == "--threads" && a + 1 < argc) {
+      at::set_num_threads(std::max(1, std::atoi(argv[++a])));
     } else if (arg == "--reps" && a + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++a]));
     } else {
