@@ -141,7 +141,7 @@ Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,
                      const Tensor& valid) {
   if (packed_q.is_cuda() && fused_covers(packed_q, "pack_attention"))
     return PackFunction::apply(packed_q, k, v, valid);
-  return pack_attention(packed_q, k, v, valid);
+  return detail::pack_attention_aten(packed_q, k, v, valid);
 }
 
 // ---- CPU --------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ Tensor usw_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& 
 }
 
 Tensor pack_cpu(const Tensor& packed_q, const Tensor& k, const Tensor& v, const Tensor& valid) {
-  return pack_attention(packed_q, k, v, valid);
+  return detail::pack_attention_aten(packed_q, k, v, valid);
 }
 
 // ---- CUDA -------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ std::tuple<Tensor, Tensor, Tensor> pack_bwd_cuda(const Tensor& grad_out, const T
 }
 
 Tensor pack_cuda(const Tensor& packed_q, const Tensor& k, const Tensor& v, const Tensor& valid) {
-  if (!fused_covers(packed_q, "pack_attention")) return pack_attention(packed_q, k, v, valid);
+  if (!fused_covers(packed_q, "pack_attention")) return detail::pack_attention_aten(packed_q, k, v, valid);
   return std::get<0>(pack_fwd_cuda(packed_q, k, v, valid));
 }
 

@@ -15,6 +15,12 @@ at::Tensor usw_attention_op(const UswInputs& in);
 at::Tensor pack_attention_op(const at::Tensor& packed_q, const at::Tensor& k, const at::Tensor& v,
                              const at::Tensor& valid);
 
+namespace detail {
+// Pack attention in plain ATen ops (the CPU kernel and the CUDA fallback).
+at::Tensor pack_attention_aten(const at::Tensor& packed_q, const at::Tensor& k, const at::Tensor& v,
+                               const at::Tensor& valid);
+}  // namespace detail
+
 // True when this build has the CUDA kernels (LONGQA_CUDA).
 bool cuda_kernels_built();
 

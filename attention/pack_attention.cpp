@@ -4,12 +4,22 @@
 #include <cmath>
 
 #include "longqa/attention.h"
+#include "op_registration.h"
 #include "usw_common.h"
 
 namespace longqa::attention {
 
 at::Tensor pack_attention(const at::Tensor& packed_q, const at::Tensor& k, const at::Tensor& v,
                           const at::Tensor& valid) {
+  // CUDA tensors go through the longqa::pack_attention operator (the fused kernel).
+  return packed_q.is_cuda() ? pack_attention_op(packed_q, k, v, valid)
+                            : detail::pack_attention_aten(packed_q, k, v, valid);
+}
+
+namespace detail {
+
+at::Tensor pack_attention_aten(const at::Tensor& packed_q, const at::Tensor& k, const at::Tensor& v,
+                               const at::Tensor& valid) {
   TORCH_CHECK(packed_q.dim() == 4, "pack_attention: packed_q must be (B,H,s,dh), got ",
               packed_q.sizes());
   TORCH_CHECK(at::isFloatingType(packed_q.scalar_type()),
@@ -40,5 +50,7 @@ at::Tensor pack_attention(const at::Tensor& packed_q, const at::Tensor& k, const
   // A row with no valid key softmaxed over padding only: its output means nothing, zero it.
   return out.masked_fill(padding.all(1).view({B, 1, 1, 1}), 0);
 }
+
+}  // namespace detail
 
 }  // namespace longqa::attention
