@@ -74,6 +74,7 @@ int read_command(const Argv& argv) {
     else
       std::cout << "[chars " << a.begin_char << "-" << a.end_char << "]  " << a.text << "\n";
   }
+  std::cout.flush();
   std::cerr << std::fixed << std::setprecision(1) << "load " << ms(t0, t1) << " ms, read " << ms(t1, t2) << " ms\n";
   return 0;
 }
