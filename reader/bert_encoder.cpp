@@ -23,10 +23,7 @@ class BertEncoder final : public Encoder {
       auto k = layers::split_heads(layers::linear(*params_, layer + "attention.self.key", x), c.num_attention_heads);
       auto v = layers::split_heads(layers::linear(*params_, layer + "attention.self.value", x), c.num_attention_heads);
       auto context = layers::merge_heads(at::scaled_dot_product_attention(q, k, v, key_mask));
-      auto a = layers::layer_norm(*params_, layer + "attention.output.LayerNorm",
-                                  layers::linear(*params_, layer + "attention.output.dense", context) + x,
-                                  c.layer_norm_eps);
-      x = layers::feed_forward(*params_, layer, a, c);
+      x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
     }
     return x;
   }

@@ -51,6 +51,12 @@ at::Tensor merge_heads(const at::Tensor& x) {
   return x.transpose(1, 2).reshape({b, n, h * dh});
 }
 
+at::Tensor attention_output(const NamedTensors& params, const std::string& layer, const at::Tensor& context,
+                            const at::Tensor& x, const ModelConfig& config) {
+  return layer_norm(params, layer + "attention.output.LayerNorm",
+                    linear(params, layer + "attention.output.dense", context) + x, config.layer_norm_eps);
+}
+
 at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, const at::Tensor& a,
                         const ModelConfig& config) {
   auto h = activation(linear(params, layer + "intermediate.dense", a), config.hidden_act);

@@ -21,6 +21,10 @@ at::Tensor activation(const at::Tensor& x, const std::string& hidden_act);
 at::Tensor split_heads(const at::Tensor& x, int64_t heads);
 at::Tensor merge_heads(const at::Tensor& x);
 
+// The attention block's output: LayerNorm(attention.output.dense(context) + x).
+at::Tensor attention_output(const NamedTensors& params, const std::string& layer, const at::Tensor& context,
+                            const at::Tensor& x, const ModelConfig& config);
+
 // BERT's feed-forward block on `layer` (a prefix ending in '.'):
 // LayerNorm(output.dense(act(intermediate.dense(a))) + a).
 at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, const at::Tensor& a,

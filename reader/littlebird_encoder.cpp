@@ -55,10 +55,7 @@ class LittleBirdEncoder final : public Encoder {
       auto context = layers::merge_heads(attention::usw_attention(usw));
       p = layers::layer_norm(*params_, layer + "pack_attention.output.LayerNorm", packed_context + p,
                              c.layer_norm_eps);
-      auto a = layers::layer_norm(*params_, layer + "attention.output.LayerNorm",
-                                  layers::linear(*params_, layer + "attention.output.dense", context) + x,
-                                  c.layer_norm_eps);
-      x = layers::feed_forward(*params_, layer, a, c);
+      x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
     }
     return x;
   }

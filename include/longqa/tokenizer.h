@@ -88,6 +88,8 @@ constexpr char32_t kReplacementChar = 0xFFFD;
 Utf8Char decode_utf8(std::string_view text, size_t pos);
 // Throws std::invalid_argument naming the byte offset of the first ill-formed sequence.
 void validate_utf8(std::string_view text);
+// Appends the UTF-8 encoding of code point c.
+void append_utf8(std::string& out, char32_t c);
 
 // Code-point index of each byte offset: for converting byte offsets to the
 // character offsets SQuAD-style data use (answer_start counts code points).
