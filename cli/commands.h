@@ -11,6 +11,10 @@ int read_command(const Argv& argv);
 int tokenize_command(const Argv& argv);
 int model_init_command(const Argv& argv);
 int model_convert_command(const Argv& argv);
+int train_reader_command(const Argv& argv);
+int pretrain_command(const Argv& argv);
+int train_retriever_command(const Argv& argv);
+int eval_command(const Argv& argv);
 
 // The whole content of a file; throws naming the file when it cannot be read.
 std::string read_text_file(const std::string& path);

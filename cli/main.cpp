@@ -12,10 +12,14 @@ namespace {
 const char* kUsage = R"(usage: longqa COMMAND [options]
 
 commands:
-  read        answer a question from one document (any length)
-  tokenize    show the tokens, ids and character offsets of a text
-  model init  write a randomly initialised model directory
-  model convert  start a LittleBird reader from a BERT-family checkpoint
+  read             answer a question from one document (any length)
+  tokenize         show the tokens, ids and character offsets of a text
+  eval             score the reader on a SQuAD/KorQuAD dataset, as the official scripts do
+  train-reader     train or fine-tune a reader on SQuAD-format data (+ synthetic cloze questions)
+  pretrain         masked-language-model pretraining on raw text
+  train-retriever  train a dense bi-encoder on question/passage pairs or Inverse-Cloze pairs
+  model init       write a randomly initialised model directory
+  model convert    start a LittleBird reader from a BERT-family checkpoint
 
 Run `longqa COMMAND --help` for the options of each command.
 )";
@@ -27,7 +31,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
-      {"model convert", model_convert_command}};
+      {"model convert", model_convert_command}, {"train-reader", train_reader_command},
+      {"eval", eval_command}, {"pretrain", pretrain_command}, {"train-retriever", train_retriever_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
