@@ -11,6 +11,8 @@ int read_command(const Argv& argv);
 int tokenize_command(const Argv& argv);
 int model_init_command(const Argv& argv);
 int model_convert_command(const Argv& argv);
+int index_command(const Argv& argv);   // index build|add|delete|info|repair
+int search_command(const Argv& argv);
 int train_reader_command(const Argv& argv);
 int pretrain_command(const Argv& argv);
 int train_retriever_command(const Argv& argv);

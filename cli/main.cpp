@@ -14,6 +14,12 @@ const char* kUsage = R"(usage: longqa COMMAND [options]
 commands:
   read             answer a question from one document (any length)
   tokenize         show the tokens, ids and character offsets of a text
+  index build      build an index (docstore with BM25, FAISS vectors) from corpus files
+  index add        add or replace documents in an index
+  index delete     delete documents from an index
+  index info       show an index's manifest and counts
+  index repair     re-encode what an interrupted write left out of the dense index
+  search           top documents and passages for a question (dense, BM25 or fused)
   eval             score the reader on a SQuAD/KorQuAD dataset, as the official scripts do
   train-reader     train or fine-tune a reader on SQuAD-format data (+ synthetic cloze questions)
   pretrain         masked-language-model pretraining on raw text
@@ -32,7 +38,8 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
       {"model convert", model_convert_command}, {"train-reader", train_reader_command},
-      {"eval", eval_command}, {"pretrain", pretrain_command}, {"train-retriever", train_retriever_command}};
+      {"eval", eval_command}, {"pretrain", pretrain_command}, {"train-retriever", train_retriever_command},
+      {"index", index_command}, {"search", search_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;

@@ -1,0 +1,325 @@
+// longqa index build|add|delete|info|repair: thin commands over retriever::Index.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "args.h"
+#include "commands.h"
+#include "longqa/index.h"
+#include "longqa/text_encoder.h"
+
+namespace longqa::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace longqa::retriever;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Takes `--name V1 V2 ...` (values up to the next --option) and `--name=V` out of argv: the
+// values of options that accept many.
+std::vector<std::string> take_list(Argv& argv, const std::string& name) {
+  std::vector<std::string> values;
+  Argv rest;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i].rfind("--" + name + "=", 0) == 0) {
+      values.push_back(argv[i].substr(name.size() + 3));
+    } else if (argv[i] == "--" + name) {
+      while (i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0) values.push_back(argv[++i]);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  argv = std::move(rest);
+  return values;
+}
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  std::ostringstream out;
+  if (s >= 3600) out << s / 3600 << ":" << std::setw(2) << std::setfill('0') << s / 60 % 60;
+  else out << s / 60;
+  out << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  return out.str();
+}
+
+// A progress line on stderr: redrawn in place on a terminal, a line every 10 s otherwise.
+class Progress {
+ public:
+  explicit Progress(int64_t total) : total_(total), tty_(::isatty(STDERR_FILENO)) {}
+
+  void update(int64_t documents, int64_t passages) {
+    const double elapsed = seconds_since(start_);
+    if (elapsed - last_ < (tty_ ? 0.2 : 10.0)) return;
+    last_ = elapsed;
+    draw(documents, passages, elapsed);
+  }
+  void finish(int64_t documents, int64_t passages) {
+    if (tty_ || documents != drawn_) draw(documents, passages, seconds_since(start_));
+    if (tty_) std::cerr << "\n";
+  }
+  // Before another message, so that it does not land in the middle of the bar.
+  void clear() const {
+    if (tty_) std::cerr << "\r\033[K";
+  }
+
+ private:
+  void draw(int64_t documents, int64_t passages, double elapsed) {
+    drawn_ = documents;
+    const double rate = elapsed > 0 ? static_cast<double>(documents) / elapsed : 0;
+    std::ostringstream line;
+    if (total_ > 0) {
+      const double fraction = std::min(1.0, static_cast<double>(documents) / static_cast<double>(total_));
+      const int filled = static_cast<int>(fraction * 24);
+      line << "[" << std::string(static_cast<size_t>(filled), '#') << std::string(static_cast<size_t>(24 - filled), '.')
+           << "] " << std::setw(3) << static_cast<int>(fraction * 100) << "%  " << documents << "/" << total_;
+    } else {
+      line << documents;
+    }
+    line << " documents  " << passages << " passages  " << std::fixed << std::setprecision(1) << rate << " docs/s";
+    if (total_ > 0 && rate > 0 && documents < total_)
+      line << "  ETA " << duration_text(static_cast<double>(total_ - documents) / rate);
+    line << "  " << duration_text(elapsed);
+    std::cerr << (tty_ ? "\r\033[K" : "") << line.str() << (tty_ ? "" : "\n") << std::flush;
+  }
+
+  int64_t total_;
+  bool tty_;
+  Clock::time_point start_ = Clock::now();
+  double last_ = -1e9;
+  int64_t drawn_ = -1;  // documents of the last line drawn
+};
+
+void add_ingest_options(Args& args) {
+  args.option("corpus", "corpus files or folders, one or more (.jsonl, .json SQuAD/KorQuAD, .txt, .md, .html)")
+      .option("unit", "SQuAD/KorQuAD 1.0 JSON: each paragraph or each whole article is a document (paragraph|article)",
+              "paragraph")
+      .option("batch", "documents encoded and stored per transaction", "64")
+      .flag("strict", "stop at the first bad record instead of reporting and skipping it");
+}
+
+std::shared_ptr<const TextEncoder> load_encoder(const std::string& dir) {
+  return std::make_shared<const TextEncoder>(TextEncoder::load(dir));
+}
+
+// The encoder given with --encoder, else the one the manifest records.
+std::shared_ptr<const TextEncoder> index_encoder(const Args& args, const std::string& index_dir) {
+  if (args.is_set("encoder")) return load_encoder(args.get("encoder"));
+  const Manifest manifest = Manifest::read(index_dir);
+  if (manifest.encoder_path.empty())
+    throw std::invalid_argument(index_dir + ": the manifest records no encoder path; give --encoder");
+  return load_encoder(manifest.encoder_path);
+}
+
+// What to ingest, checked and counted before any index is touched.
+struct IngestPlan {
+  std::vector<std::string> paths;
+  IngestOptions options;
+  int64_t batch_size = 0;
+  int64_t total = 0;  // documents the corpus holds
+  Clock::time_point start = Clock::now();
+};
+
+// A first pass counts the documents, for the percentage and the ETA (parsing is cheap next to
+// encoding); with --strict it also stops on a bad record before anything is written.
+IngestPlan plan_ingest(std::vector<std::string> paths, const Args& args) {
+  if (paths.empty()) throw std::invalid_argument("--corpus needs at least one file or folder");
+  IngestPlan plan;
+  plan.paths = std::move(paths);
+  const std::string unit = args.get("unit");
+  if (unit != "paragraph" && unit != "article")
+    throw std::invalid_argument("--unit must be paragraph or article, got '" + unit + "'");
+  plan.options.squad_unit = unit == "article" ? SquadUnit::kArticle : SquadUnit::kParagraph;
+  plan.options.fail_on_error = args.is_set("strict");
+  plan.batch_size = args.get_int("batch");
+  if (plan.batch_size <= 0) throw std::invalid_argument("--batch must be positive");
+  ingest(plan.paths, plan.options, [&](Document&&) { ++plan.total; }, [](const IngestError&) {});
+  return plan;
+}
+
+// Ingests into the index in batches with a progress bar, then commits. Returns the exit code:
+// 0, also when bad records were skipped (the summary counts them).
+int ingest_into(Index& index, const IngestPlan& plan) {
+  Progress progress(plan.total);
+  int64_t documents = 0, passages = 0, replaced = 0, bad = 0;
+  std::vector<Document> batch;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    const auto added = index.add(std::move(batch));
+    batch.clear();
+    documents += added.documents;
+    passages += added.passages;
+    replaced += added.replaced;
+    progress.update(documents, passages);
+  };
+  ingest(
+      plan.paths, plan.options,
+      [&](Document&& doc) {
+        batch.push_back(std::move(doc));
+        if (static_cast<int64_t>(batch.size()) >= plan.batch_size) flush();
+      },
+      [&](const IngestError& e) {
+        progress.clear();
+        std::cerr << "skipped " << e.source << ": " << e.message << "\n";
+        ++bad;
+      });
+  flush();
+  progress.finish(documents, passages);
+  index.commit();
+
+  const double elapsed = seconds_since(plan.start);
+  const auto stats = index.stats();
+  std::cout << "indexed " << documents << " documents (" << passages << " passages) in " << std::fixed
+            << std::setprecision(1) << elapsed << " s: " << static_cast<double>(documents) / std::max(elapsed, 1e-9)
+            << " documents/s, " << static_cast<double>(passages) / std::max(elapsed, 1e-9) << " passages/s\n";
+  if (replaced) std::cout << replaced << " of them replaced a stored document with the same id\n";
+  if (bad) std::cout << bad << " bad records skipped (listed above)\n";
+  std::cout << "index " << index.dir() << ": " << stats.documents << " documents, " << stats.passages
+            << " passages, generation " << index.manifest().generation << "\n";
+  if (stats.dense_pending)
+    std::cout << "warning: " << index.manifest().options.factory << " cannot train on " << stats.dense_pending
+              << " vectors (an IVF index needs at least one per list): dense search finds nothing until more "
+                 "documents are added\n";
+  return 0;
+}
+
+int build(Argv argv) {
+  const std::vector<std::string> corpus = take_list(argv, "corpus");
+  Args args("index build", "Builds a new index (docstore with BM25, dense vectors in FAISS, manifest) from corpus "
+                           "files. Bad records are reported with file:line and skipped.");
+  add_ingest_options(args);
+  args.option("encoder", "text encoder model directory (e.g. a sentence-transformers model)")
+      .option("out", "new index directory (must not exist or be empty)")
+      .option("factory", "FAISS factory string: Flat, HNSW32, IVF1024,Flat, IVF4096,PQ64, ...", "Flat")
+      .option("bm25", "BM25 terms: wordpiece (the encoder's pieces) or trigram (works for any language)", "wordpiece")
+      .option("passage-tokens", "passage length in encoder tokens", "256")
+      .option("passage-overlap", "tokens shared by consecutive passages", "32");
+  if (!args.parse(argv)) return 0;
+  IndexOptions options;
+  options.factory = args.get("factory");
+  options.bm25 = parse_bm25_tokenization(args.get("bm25"));
+  options.passage_tokens = args.get_int("passage-tokens");
+  options.passage_overlap = args.get_int("passage-overlap");
+  options.encoder_path = fs::absolute(args.get("encoder")).string();
+  const IngestPlan plan = plan_ingest(corpus, args);
+  Index index = Index::create(args.get("out"), load_encoder(options.encoder_path), options);
+  return ingest_into(index, plan);
+}
+
+int add(Argv argv) {
+  const std::vector<std::string> corpus = take_list(argv, "corpus");
+  Args args("index add", "Adds documents to an index without a rebuild; a document whose id is stored replaces it.");
+  args.option("index", "index directory").option("encoder", "encoder directory (default: the one the index records)");
+  add_ingest_options(args);
+  if (!args.parse(argv)) return 0;
+  const std::string dir = args.get("index");
+  const IngestPlan plan = plan_ingest(corpus, args);
+  Index index = Index::open(dir, index_encoder(args, dir), OpenMode::kReadWrite);
+  return ingest_into(index, plan);
+}
+
+int remove(Argv argv) {
+  const std::vector<std::string> ids = take_list(argv, "id");
+  Args args("index delete", "Deletes documents by id without a rebuild.");
+  args.option("index", "index directory")
+      .option("id", "document ids, one or more")
+      .option("encoder", "encoder directory (default: the one the index records)");
+  if (!args.parse(argv)) return 0;
+  if (ids.empty()) throw std::invalid_argument("--id needs at least one document id");
+  const std::string dir = args.get("index");
+  Index index = Index::open(dir, index_encoder(args, dir), OpenMode::kReadWrite);
+  const auto removed = index.remove(ids);
+  index.commit();
+  std::cout << "deleted " << removed.documents << " documents (" << removed.passages << " passages)\n";
+  if (!removed.missing.empty()) {
+    std::cerr << "not in the index:";
+    for (const auto& id : removed.missing) std::cerr << " " << id;
+    std::cerr << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int info(Argv argv, bool repair) {
+  Args args(repair ? "index repair" : "index info",
+            repair ? "Opens an index for writing, which re-encodes passages missing from the dense index "
+                     "(left by an interrupted write) and drops vectors of deleted passages, then commits."
+                   : "Shows an index's manifest and counts, after checking its files.");
+  args.option("index", "index directory").option("encoder", "encoder directory (default: the one the index records)");
+  if (!repair) args.flag("json", "print JSON");
+  if (!args.parse(argv)) return 0;
+  const std::string dir = args.get("index");
+  const Index index = Index::open(dir, index_encoder(args, dir), repair ? OpenMode::kReadWrite : OpenMode::kReadOnly);
+  const auto& report = index.open_report();
+  if (repair) {
+    std::cout << "re-encoded " << report.reencoded << " passages, dropped " << report.dropped
+              << " stale vectors; generation " << index.manifest().generation << "\n";
+    return 0;
+  }
+  const Manifest& m = index.manifest();
+  const auto stats = index.stats();
+  uint64_t bytes = 0;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  if (args.is_set("json")) {
+    nlohmann::json out = nlohmann::json::parse(m.to_json());
+    out["stats"] = {{"documents", stats.documents},         {"passages", stats.passages},
+                    {"dense_vectors", stats.dense_vectors}, {"dense_deleted", stats.dense_deleted},
+                    {"missing_from_dense", report.missing}, {"bytes_on_disk", bytes}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "index        " << dir << " (" << std::fixed << std::setprecision(1)
+            << static_cast<double>(bytes) / (1 << 20) << " MiB)\n"
+            << "generation   " << m.generation << " (created " << m.created << ", updated " << m.updated << ")\n"
+            << "encoder      " << m.encoder_path << " (id " << m.encoder_id << ", " << m.dimension << " dimensions)\n"
+            << "dense        " << m.options.factory << ", inner product, " << stats.dense_vectors << " vectors";
+  if (stats.dense_deleted) std::cout << " (+" << stats.dense_deleted << " deleted, filtered at search until a rebuild)";
+  std::cout << "\n"
+            << "bm25         " << to_string(m.options.bm25) << "\n"
+            << "passages     " << m.options.passage_tokens << " tokens, overlap " << m.options.passage_overlap << "\n"
+            << "documents    " << stats.documents << "\n"
+            << "passages     " << stats.passages << "\n";
+  if (report.missing)
+    std::cout << "warning: " << report.missing << " passages are not in the dense index (an interrupted write, "
+              << "or an IVF index still too small to train); `longqa index repair --index " << dir
+              << "` adds what it can\n";
+  return 0;
+}
+
+const char* kUsage = R"(usage: longqa index SUBCOMMAND [options]
+
+subcommands:
+  build    build a new index from corpus files
+  add      add (or replace) documents in an index
+  delete   delete documents by id
+  info     show an index's manifest and counts
+  repair   re-encode passages an interrupted write left out of the dense index
+
+Run `longqa index SUBCOMMAND --help` for the options of each.
+)";
+
+}  // namespace
+
+int index_command(const Argv& argv) {
+  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
+    std::cout << kUsage;
+    return argv.empty() ? 2 : 0;
+  }
+  const Argv rest(argv.begin() + 1, argv.end());
+  if (argv[0] == "build") return build(rest);
+  if (argv[0] == "add") return add(rest);
+  if (argv[0] == "delete") return remove(rest);
+  if (argv[0] == "info") return info(rest, false);
+  if (argv[0] == "repair") return info(rest, true);
+  throw std::invalid_argument("unknown subcommand '" + argv[0] + "'\n\n" + kUsage);
+}
+
+}  // namespace longqa::cli
