@@ -13,9 +13,10 @@ int model_init_command(const Argv& argv);
 int model_convert_command(const Argv& argv);
 int index_command(const Argv& argv);   // index build|add|delete|info|repair
 int search_command(const Argv& argv);
-int train_reader_command(const Argv& argv);
+int serve_command(const Argv& argv);
 int pretrain_command(const Argv& argv);
 int train_retriever_command(const Argv& argv);
+int train_reader_command(const Argv& argv);
 int eval_command(const Argv& argv);
 
 // The whole content of a file; throws naming the file when it cannot be read.

@@ -20,6 +20,7 @@ commands:
   index info       show an index's manifest and counts
   index repair     re-encode what an interrupted write left out of the dense index
   search           top documents and passages for a question (dense, BM25 or fused)
+  serve            serve the HTTP API (ask, read, retrieve, documents, health, metrics)
   eval             score the reader on a SQuAD/KorQuAD dataset, as the official scripts do
   train-reader     train or fine-tune a reader on SQuAD-format data (+ synthetic cloze questions)
   pretrain         masked-language-model pretraining on raw text
@@ -37,9 +38,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
-      {"model convert", model_convert_command}, {"train-reader", train_reader_command},
-      {"eval", eval_command}, {"pretrain", pretrain_command}, {"train-retriever", train_retriever_command},
-      {"index", index_command}, {"search", search_command}};
+      {"model convert", model_convert_command}, {"serve", serve_command},
+      {"train-reader", train_reader_command}, {"eval", eval_command}, {"pretrain", pretrain_command},
+      {"train-retriever", train_retriever_command}, {"index", index_command}, {"search", search_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;

@@ -1,0 +1,120 @@
+// The HTTP API v1 without the HTTP transport: routes, request validation against the
+// OpenAPI document, handlers, readiness, and the work queue that runs inference. The
+// transport (server.cpp, Boost.Beast) hands it method, target and body and writes back
+// what it answers; everything here can run and be tested without a socket.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metrics.h"
+#include "settings.h"
+
+namespace longqa {
+class Reader;
+}
+namespace longqa::retriever {
+class Index;
+class Retriever;
+}
+
+namespace longqa::server {
+
+class Job;
+class WorkQueue;
+using Clock = std::chrono::steady_clock;
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
+  std::string endpoint = "other";  // the route pattern, for metrics
+};
+
+// Called once per request, from an I/O thread or a worker thread.
+using Respond = std::function<void(Response)>;
+
+struct Route {
+  std::string method, pattern;  // "DELETE", "/v1/documents/{id}"
+};
+
+class Service {
+ public:
+  explicit Service(ServerSettings settings);
+  ~Service();
+
+  // Loads the reader and the index (blocking); then the service is ready. Throws when
+  // loading fails (the service then answers /health with "failed").
+  void load();
+  // Health turns 503 and new requests are refused; queued and running ones go on.
+  void begin_shutdown();
+  // Serves what is queued, stops the workers, checkpoints the index. Call after in-flight
+  // requests have finished.
+  void stop();
+
+  // Checks method and path alone (before the body is read): the error to answer, if any.
+  std::optional<Response> check_route(const std::string& method, const std::string& target) const;
+  void handle(Request request, Respond respond);
+
+  static Response error(int status, const std::string& code, const std::string& message);
+  static const std::vector<Route>& routes();
+
+  Metrics& metrics() { return metrics_; }
+  const ServerSettings& settings() const { return settings_; }
+  const nlohmann::json& openapi() const { return openapi_; }
+
+ private:
+  enum class State { kLoading, kReady, kShuttingDown, kFailed };
+  struct Match;
+  Match match(const std::string& method, const std::string& target) const;
+  // Parses and validates a body against the route's request schema; nullopt after answering an error.
+  std::optional<nlohmann::json> parse_body(const Request& request, const Route& route, const Respond& respond) const;
+  void enqueue(std::unique_ptr<Job> job, const Respond& respond);
+
+  Response health() const;
+  Response info() const;
+  void read(nlohmann::json& body, const Respond& respond);
+  void ask(nlohmann::json& body, const Respond& respond);
+  void retrieve(const nlohmann::json& body, const Respond& respond);
+  void add_documents(nlohmann::json& body, const Respond& respond);
+  void get_document(const std::string& id, const Respond& respond);
+  void delete_document(const std::string& id, const Respond& respond);
+  // Runs `work` on a worker and answers with what it returns.
+  void run_task(std::function<Response(double queue_ms)> work, const Respond& respond);
+  // After a document change: checkpoint the index when commit_interval_s has passed; refresh its statistics.
+  void after_index_write();
+  void refresh_index_info();
+
+  ServerSettings settings_;
+  Metrics metrics_;
+  nlohmann::json openapi_;  // with the settings' limits filled in
+  std::atomic<State> state_{State::kLoading};
+  std::shared_ptr<const Reader> reader_;  // set once by load(), before state_ turns ready
+  nlohmann::json model_info_;             // set once by load(), before loaded_ turns true
+  std::atomic<bool> loaded_{false};
+  nlohmann::json build_info_;
+  std::unique_ptr<retriever::Index> index_;          // set once by load(), like reader_
+  std::unique_ptr<retriever::Retriever> retriever_;
+  std::mutex index_mutex_;  // document writes and checkpoints, one at a time
+  Clock::time_point last_commit_;
+  bool uncommitted_ = false;
+  mutable std::mutex info_mutex_;
+  nlohmann::json index_info_;  // statistics for /v1/info, refreshed after each write
+  std::unique_ptr<WorkQueue> queue_;
+};
+
+}  // namespace longqa::server
