@@ -169,6 +169,12 @@ TEST_CASE("gradients reach every parameter, alpha/beta/gamma included", "[traini
       }
       REQUIRE(p.grad().defined());
       CHECK(at::isfinite(p.grad()).all().item<bool>());
+      // A softmax over positions ignores a shift shared by all of them: the start/end
+      // biases get a gradient that is zero up to rounding, whatever the encoder.
+      if (name == "qa_outputs.bias") {
+        CHECK(p.grad().abs().max().item<double>() < 1e-5);
+        continue;
+      }
       CHECK(p.grad().abs().sum().item<double>() > 0);
     }
   }
