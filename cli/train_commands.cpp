@@ -92,26 +92,6 @@ std::vector<std::string> split_list(const std::string& value) {
   return out;
 }
 
-// "A:B" -> [A, B) over articles; "" -> everything.
-std::pair<size_t, size_t> article_range(const std::string& spec) {
-  if (spec.empty()) return {0, SIZE_MAX};
-  const auto colon = spec.find(':');
-  if (colon == std::string::npos) throw std::invalid_argument("article range must look like BEGIN:END, got '" + spec + "'");
-  const std::string a = spec.substr(0, colon), b = spec.substr(colon + 1);
-  return {a.empty() ? 0 : std::stoul(a), b.empty() ? SIZE_MAX : std::stoul(b)};
-}
-
-// The dataset restricted to the questions of articles in [range.first, range.second).
-eval::QaDataset select_articles(eval::QaDataset data, std::pair<size_t, size_t> range) {
-  std::vector<eval::QaQuestion> kept;
-  for (auto& q : data.questions) {
-    const size_t article = data.documents[q.document_index].article_index;
-    if (article >= range.first && article < range.second) kept.push_back(std::move(q));
-  }
-  data.questions = std::move(kept);
-  return data;
-}
-
 // Labelled examples: each question with its context and its first answer that matches it.
 std::vector<QaExample> qa_examples(const eval::QaDataset& data) {
   std::vector<QaExample> out;
@@ -162,7 +142,7 @@ int train_reader_command(const Argv& argv) {
 
   std::vector<QaExample> examples;
   for (const auto& path : split_list(args.get("train"))) {
-    auto data = select_articles(eval::read_qa_dataset(path), article_range(args.get("train-articles")));
+    auto data = eval::select_articles(eval::read_qa_dataset(path), eval::parse_article_range(args.get("train-articles")));
     for (const auto& w : data.warnings) std::cerr << "warning: " << w << "\n";
     auto part = qa_examples(data);
     std::cerr << path << ": " << part.size() << " questions\n";
@@ -181,7 +161,7 @@ int train_reader_command(const Argv& argv) {
   auto tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir));
   ReaderTrainer trainer(QaModel::load_encoder(model_dir), tokenizer, options);
   if (!args.get("dev").empty()) {
-    auto dev = select_articles(eval::read_qa_dataset(args.get("dev")), article_range(args.get("dev-articles")));
+    auto dev = eval::select_articles(eval::read_qa_dataset(args.get("dev")), eval::parse_article_range(args.get("dev-articles")));
     const int64_t limit = args.get_int("dev-limit");
     if (limit > 0 && static_cast<int64_t>(dev.questions.size()) > limit) dev.questions.resize(limit);
     const auto kind = args.get("metric").empty() ? eval::default_metric(dev.format) : eval::parse_metric_kind(args.get("metric"));

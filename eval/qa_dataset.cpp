@@ -293,4 +293,32 @@ void write_predictions(const std::filesystem::path& path, const PredictionMap& p
   if (!out) throw std::runtime_error(path.string() + ": write error");
 }
 
+ArticleRange parse_article_range(std::string_view spec) {
+  if (spec.empty()) return {};
+  const auto colon = spec.find(':');
+  auto number = [&](std::string_view part, std::size_t fallback) -> std::size_t {
+    if (part.empty()) return fallback;
+    std::size_t value = 0;
+    for (char c : part) {
+      if (c < '0' || c > '9') throw std::invalid_argument("article range must look like BEGIN:END, got '" + std::string(spec) + "'");
+      value = value * 10 + static_cast<std::size_t>(c - '0');
+    }
+    return value;
+  };
+  if (colon == std::string_view::npos) throw std::invalid_argument("article range must look like BEGIN:END, got '" + std::string(spec) + "'");
+  const ArticleRange range{number(spec.substr(0, colon), 0), number(spec.substr(colon + 1), SIZE_MAX)};
+  if (range.begin >= range.end) throw std::invalid_argument("article range '" + std::string(spec) + "' is empty");
+  return range;
+}
+
+QaDataset select_articles(QaDataset data, ArticleRange range) {
+  std::vector<QaQuestion> kept;
+  for (auto& q : data.questions) {
+    const std::size_t article = data.documents[q.document_index].article_index;
+    if (article >= range.begin && article < range.end) kept.push_back(std::move(q));
+  }
+  data.questions = std::move(kept);
+  return data;
+}
+
 }  // namespace longqa::eval

@@ -198,6 +198,25 @@ TEST_CASE("KorQuAD 2 datasets", "[eval]") {
   CHECK(result.f1 == 90.0);
 }
 
+TEST_CASE("article ranges select the questions of those articles", "[eval]") {
+  const std::string two_articles = R"({"version": "1.1", "data": [
+    {"title": "A", "paragraphs": [{"context": "one two", "qas": [{"id": "a1", "question": "?", "answers": [{"text": "one", "answer_start": 0}]}]}]},
+    {"title": "B", "paragraphs": [{"context": "three", "qas": [{"id": "b1", "question": "?", "answers": [{"text": "three", "answer_start": 0}]},
+                                                          {"id": "b2", "question": "?", "answers": [{"text": "three", "answer_start": 0}]}]}]}]})";
+  const QaDataset data = parse_qa_dataset(two_articles, "two.json");
+  CHECK(select_articles(data, parse_article_range("")).questions.size() == 3);
+  const QaDataset second = select_articles(data, parse_article_range("1:"));
+  REQUIRE(second.questions.size() == 2);
+  CHECK(second.questions[0].id == "b1");
+  CHECK(second.documents.size() == 2);  // documents stay, so document_index stays valid
+  CHECK(data.documents[second.questions[1].document_index].title == "B");
+  CHECK(select_articles(data, parse_article_range(":1")).questions.size() == 1);
+  for (const char* bad : {"1", "a:b", "2:1", "1:1", "-1:"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(parse_article_range(bad), std::invalid_argument);
+  }
+}
+
 TEST_CASE("malformed datasets name the file and the JSON path", "[eval]") {
   CHECK_THAT(error_of([] { parse_qa_dataset(R"({"data": [{"paragraphs": [{"qas": []}]}]})", "a.json"); }),
              Catch::Equals("a.json: data[0].paragraphs[0]: missing field \"context\""));

@@ -62,6 +62,15 @@ QaDataset parse_qa_dataset(std::string_view json_text, const std::string& source
 // concatenated (the way evaluate-2.0.py takes its dataset argument).
 QaDataset read_qa_dataset(const std::filesystem::path& path);
 
+// Articles [begin, end) of a dataset, as "BEGIN:END" (either side may be empty: "16:" is
+// article 16 to the end); "" is every article. Throws std::invalid_argument otherwise.
+struct ArticleRange {
+  std::size_t begin = 0, end = SIZE_MAX;
+};
+ArticleRange parse_article_range(std::string_view spec);
+// The questions of the articles in the range; documents are all kept, so indexes stay valid.
+QaDataset select_articles(QaDataset data, ArticleRange range);
+
 using PredictionMap = std::map<std::string, std::string, std::less<>>;
 
 PredictionMap parse_predictions(std::string_view json_text, const std::string& source);
