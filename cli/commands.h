@@ -11,6 +11,7 @@ int read_command(const Argv& argv);
 int tokenize_command(const Argv& argv);
 int model_init_command(const Argv& argv);
 int model_convert_command(const Argv& argv);
+int model_export_command(const Argv& argv);
 int index_command(const Argv& argv);   // index build|add|delete|info|repair
 int search_command(const Argv& argv);
 int serve_command(const Argv& argv);

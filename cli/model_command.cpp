@@ -70,4 +70,27 @@ int model_convert_command(const Argv& argv) {
   return 0;
 }
 
+int model_export_command(const Argv& argv) {
+  Args args("model export", "Writes a copy of a model directory with its weights stored in another precision "
+                            "(float16 halves the size; weights load as float32 again, so answers change only by "
+                            "the rounding of the weights).");
+  args.option("model", "the model directory to copy")
+      .option("out", "the model directory to write")
+      .option("dtype", "float32, float16 or bfloat16", "float16");
+  if (!args.parse(argv)) return 0;
+  const std::string dtype = args.get("dtype");
+  const at::ScalarType storage = dtype == "float16"    ? at::kHalf
+                                 : dtype == "bfloat16" ? at::kBFloat16
+                                 : dtype == "float32"  ? at::kFloat
+                                                       : throw std::invalid_argument("--dtype must be float32, float16 or bfloat16, not '" + dtype + "'");
+  if (fs::weakly_canonical(args.get("model")) == fs::weakly_canonical(args.get("out")))
+    throw std::invalid_argument("model export: --out must differ from --model");
+  const QaModel model = QaModel::load(args.get("model"));
+  model.save(args.get("out"), storage);
+  copy_tokenizer_files(args.get("model"), args.get("out"));
+  std::cout << "wrote " << args.get("out") << " (" << dtype << ", "
+            << fs::file_size(fs::path(args.get("out")) / "model.safetensors") / 1000000.0 << " MB)\n";
+  return 0;
+}
+
 }  // namespace longqa::cli

@@ -131,11 +131,13 @@ QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
 QaModel QaModel::load(const std::string& dir) { return load_checkpoint(dir, /*with_head=*/true); }
 QaModel QaModel::load_encoder(const std::string& dir) { return load_checkpoint(dir, /*with_head=*/false); }
 
-void QaModel::save(const std::string& dir) const {
+void QaModel::save(const std::string& dir, at::ScalarType storage) const {
+  if (storage != at::kFloat && storage != at::kHalf && storage != at::kBFloat16)
+    throw std::invalid_argument("QaModel::save: weights are stored as float32, float16 or bfloat16");
   fs::create_directories(dir);
   config_.save((fs::path(dir) / "config.json").string());
   std::map<std::string, at::Tensor> tensors;
-  for (const auto& [name, t] : params_) tensors[name] = t.detach().to(at::kCPU);
+  for (const auto& [name, t] : params_) tensors[name] = t.detach().to(at::kCPU, storage);
   save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
 }
 

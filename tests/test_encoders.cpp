@@ -77,6 +77,37 @@ TEST_CASE("a model written by the safetensors writer reads back with identical l
   }
 }
 
+TEST_CASE("weights stored as float16 or bfloat16 load as float32, rounded, with logits close to the original",
+          "[encoder]") {
+  const auto model = QaModel::random(tiny_config("littlebird"), 4);
+  test::TempDir full, half, brain;
+  model.save(full.path().string());
+  model.save(half.path().string(), at::kHalf);
+  model.save(brain.path().string(), at::kBFloat16);
+  CHECK_THROWS_AS(model.save(full.path().string(), at::kInt), std::invalid_argument);
+  const auto bytes = [](const test::TempDir& d) { return std::filesystem::file_size(d.path() / "model.safetensors"); };
+  CHECK(bytes(half) < bytes(full) * 0.55);
+  CHECK(bytes(brain) < bytes(full) * 0.55);
+  CHECK(Checkpoint(half.path().string()).info("qa_outputs.weight").dtype == "F16");
+  c10::InferenceMode guard;
+  const auto input = random_input(2, 40, {40, 21}, 5);
+  const auto reference = model.forward(input);
+  for (const auto* d : {&half, &brain}) {
+    const auto loaded = QaModel::load(d->path().string());
+    for (const auto& [name, p] : loaded.parameters()) {
+      INFO(name);
+      REQUIRE(p.scalar_type() == at::kFloat);
+      const auto& original = model.parameters().at(name);
+      CHECK(at::equal(p, original.to(d == &half ? at::kHalf : at::kBFloat16).to(at::kFloat)));
+    }
+    const auto logits = loaded.forward(input);
+    const auto valid = input.valid;
+    const double tolerance = d == &half ? 2e-2 : 1e-1;
+    CHECK(at::max(at::abs(logits.start.masked_select(valid) - reference.start.masked_select(valid))).item<double>() <
+          tolerance);
+  }
+}
+
 TEST_CASE("LittleBird reads far beyond any position table, and global information flows through the pack",
           "[encoder]") {
   c10::InferenceMode guard;

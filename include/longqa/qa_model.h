@@ -57,8 +57,9 @@ class QaModel {
   // QA head is initialised randomly (seed 0), ready for fine-tuning.
   static QaModel load_encoder(const std::string& dir);
 
-  // Writes config.json and model.safetensors (atomically) into dir (created if needed).
-  void save(const std::string& dir) const;
+  // Writes config.json and model.safetensors (atomically) into dir (created if needed), the
+  // weights stored as `storage` (float32, float16 or bfloat16; they load as float32 again).
+  void save(const std::string& dir, at::ScalarType storage = at::kFloat) const;
 
   QaLogits forward(const EncoderInput& input) const;
   at::Tensor encode(const EncoderInput& input) const { return encoder_->forward(input); }
