@@ -16,6 +16,7 @@ int index_command(const Argv& argv);   // index build|add|delete|info|repair
 int search_command(const Argv& argv);
 int serve_command(const Argv& argv);
 int pretrain_command(const Argv& argv);
+int distill_command(const Argv& argv);
 int train_retriever_command(const Argv& argv);
 int train_reader_command(const Argv& argv);
 int eval_command(const Argv& argv);

@@ -24,6 +24,7 @@ commands:
   eval             score the reader on a SQuAD/KorQuAD dataset, as the official scripts do
   train-reader     train or fine-tune a reader on SQuAD-format data (+ synthetic cloze questions)
   pretrain         masked-language-model pretraining on raw text
+  distill          teach a student encoder (LittleBird) a teacher's (BERT) hidden states on raw text
   train-retriever  train a dense bi-encoder on question/passage pairs or Inverse-Cloze pairs
   model init       write a randomly initialised model directory
   model convert    start a LittleBird reader from a BERT-family checkpoint
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
       {"model convert", model_convert_command}, {"model export", model_export_command}, {"serve", serve_command},
-      {"train-reader", train_reader_command}, {"eval", eval_command}, {"pretrain", pretrain_command},
+      {"train-reader", train_reader_command}, {"eval", eval_command}, {"pretrain", pretrain_command}, {"distill", distill_command},
       {"train-retriever", train_retriever_command}, {"index", index_command}, {"search", search_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

@@ -206,6 +206,28 @@ int pretrain_command(const Argv& argv) {
   return 0;
 }
 
+int distill_command(const Argv& argv) {
+  Args args("distill",
+            "Layer-by-layer hidden-state distillation on raw text: the student (e.g. a LittleBird reader made by "
+            "`model convert --from-bert`, which lost its absolute positions) learns to reproduce the hidden states "
+            "of the teacher (e.g. the BERT it came from). Student and teacher share the vocabulary and width.");
+  args.option("model", "student model directory (its tokenizer is used)")
+      .option("teacher", "teacher model directory (bert, electra or littlebird)")
+      .option("corpus", "comma-separated files or folders of text");
+  add_trainer_options(args, "256");
+  if (!args.parse(argv)) return 0;
+  const std::string model_dir = args.get("model");
+  auto tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir));
+  DistillTrainer trainer(QaModel::load_encoder(model_dir), QaModel::load_encoder(args.get("teacher")), tokenizer,
+                         trainer_options(args, model_dir));
+  const auto texts = read_texts(split_list(args.get("corpus")));
+  std::cerr << "distillation loss before training: " << trainer.evaluate(texts) << "\n";
+  const auto result = trainer.train(texts);
+  std::cout << "trained " << result.steps << " steps, last loss " << result.last_loss << ", model in " << args.get("out")
+            << "\n";
+  return 0;
+}
+
 int train_retriever_command(const Argv& argv) {
   Args args("train-retriever",
             "Trains a dense bi-encoder (mean pooling, normalised, in-batch negatives) on (question, passage) pairs "

@@ -11,7 +11,7 @@ class BertEncoder final : public Encoder {
   BertEncoder(const ModelConfig& config, const NamedTensors* params)
       : Encoder(config, params), prefix_(config.weight_prefix()) {}
 
-  at::Tensor forward(const EncoderInput& input) const override {
+  at::Tensor forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs) const override {
     const auto& c = config_;
     auto x = layers::embeddings(*params_, prefix_ + ".embeddings", input, c, /*absolute_positions=*/true);
     if (has_projection()) x = layers::linear(*params_, prefix_ + ".embeddings_project", x);
@@ -24,6 +24,7 @@ class BertEncoder final : public Encoder {
       auto v = layers::split_heads(layers::linear(*params_, layer + "attention.self.value", x), c.num_attention_heads);
       auto context = layers::merge_heads(at::scaled_dot_product_attention(q, k, v, key_mask));
       x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
+      if (layer_outputs) layer_outputs->push_back(x);
     }
     return x;
   }

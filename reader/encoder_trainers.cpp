@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 
@@ -110,6 +111,32 @@ std::pair<EncoderInput, at::Tensor> mask_batch(EncoderInput input, const Tokeniz
   return {input, labels};
 }
 
+// The mean of `loss_of(batch, index of its first chunk)` over the first `max_chunks` chunks of
+// the texts, batch_size single-segment sequences at a time, without gradients.
+double mean_batch_loss(const Tokenizer& tokenizer, const std::vector<std::string>& texts, const TrainerOptions& options,
+                       int64_t max_chunks, const std::function<double(const EncoderInput&, size_t)>& loss_of) {
+  c10::InferenceMode guard;
+  auto chunks = token_chunks(tokenizer, texts, options.window_tokens - 2);
+  if (chunks.empty()) return 0;
+  if (static_cast<int64_t>(chunks.size()) > max_chunks) chunks.resize(max_chunks);
+  double total = 0;
+  int64_t batches = 0;
+  for (size_t first = 0; first < chunks.size(); first += static_cast<size_t>(options.batch_size)) {
+    std::vector<const std::vector<int32_t>*> batch;
+    for (size_t i = first; i < std::min(chunks.size(), first + static_cast<size_t>(options.batch_size)); ++i)
+      batch.push_back(&chunks[i]);
+    total += loss_of(layers::single_segment_batch(batch, options.window_tokens, tokenizer.cls_id(), tokenizer.sep_id(),
+                                                  tokenizer.pad_id()),
+                     first);
+    ++batches;
+  }
+  return total / static_cast<double>(batches);
+}
+
+EncoderInput on_device(const EncoderInput& input, const at::Device& device) {
+  return {input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)};
+}
+
 }  // namespace
 
 TrainResult MlmPretrainer::train(const std::vector<std::string>& texts) {
@@ -139,8 +166,7 @@ TrainResult MlmPretrainer::train(const std::vector<std::string>& texts) {
         *tokenizer_, options_.seed * 7919 + static_cast<uint64_t>(index));
     CudaAutocast cast(autocast);
     const int64_t tokens = input.valid.sum().item<int64_t>();
-    auto loss = masked_lm_loss({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)},
-                               labels.to(device));
+    auto loss = masked_lm_loss(on_device(input, device), labels.to(device));
     return std::make_pair(loss, tokens);
   };
   hooks.save_model = [&](const std::string& dir) { save_model(dir); };
@@ -155,26 +181,11 @@ TrainResult MlmPretrainer::train(const std::vector<std::string>& texts) {
 }
 
 double MlmPretrainer::evaluate(const std::vector<std::string>& texts, int64_t max_chunks) const {
-  c10::InferenceMode guard;
   const at::Device device = model_.parameters().begin()->second.device();
-  auto chunks = token_chunks(*tokenizer_, texts, options_.window_tokens - 2);
-  if (chunks.empty()) return 0;
-  if (static_cast<int64_t>(chunks.size()) > max_chunks) chunks.resize(max_chunks);
-  double total = 0;
-  int64_t batches = 0;
-  for (size_t first = 0; first < chunks.size(); first += static_cast<size_t>(options_.batch_size)) {
-    std::vector<const std::vector<int32_t>*> batch;
-    for (size_t i = first; i < std::min(chunks.size(), first + static_cast<size_t>(options_.batch_size)); ++i)
-      batch.push_back(&chunks[i]);
-    auto [input, labels] = mask_batch(layers::single_segment_batch(batch, options_.window_tokens, tokenizer_->cls_id(),
-                                                                    tokenizer_->sep_id(), tokenizer_->pad_id()),
-                                      *tokenizer_, 12345 + first);
-    total += masked_lm_loss({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)},
-                            labels.to(device))
-                 .item<double>();
-    ++batches;
-  }
-  return total / static_cast<double>(batches);
+  return mean_batch_loss(*tokenizer_, texts, options_, max_chunks, [&](const EncoderInput& batch, size_t first) {
+    auto [input, labels] = mask_batch(batch, *tokenizer_, 12345 + first);
+    return masked_lm_loss(on_device(input, device), labels.to(device)).item<double>();
+  });
 }
 
 void MlmPretrainer::save_model(const std::string& dir) const {
@@ -182,6 +193,87 @@ void MlmPretrainer::save_model(const std::string& dir) const {
   std::map<std::string, at::Tensor> head;
   for (const auto& [name, t] : head_) head[name] = t.detach().to(at::kCPU);
   save_safetensors((fs::path(dir) / kHeadFile).string(), head);
+  if (!options_.tokenizer_dir.empty()) copy_tokenizer_files(options_.tokenizer_dir, dir);
+}
+
+// ---------------------------------------------------------------- distillation
+
+DistillTrainer::DistillTrainer(QaModel student, QaModel teacher, std::shared_ptr<const Tokenizer> tokenizer,
+                               TrainerOptions options)
+    : student_(std::move(student)), teacher_(std::move(teacher)), tokenizer_(std::move(tokenizer)),
+      options_(std::move(options)) {
+  require_out_dir(options_);
+  const auto &s = student_.config(), &t = teacher_.config();
+  if (s.hidden_size != t.hidden_size)
+    throw std::invalid_argument("distill: student hidden_size " + std::to_string(s.hidden_size) +
+                                " differs from the teacher's " + std::to_string(t.hidden_size));
+  if (s.vocab_size != t.vocab_size)
+    throw std::invalid_argument("distill: student and teacher have different vocabularies (" +
+                                std::to_string(s.vocab_size) + " and " + std::to_string(t.vocab_size) + " entries)");
+  if (options_.window_tokens > t.max_window_tokens() || options_.window_tokens > s.max_window_tokens())
+    throw std::invalid_argument("distill: sequences of " + std::to_string(options_.window_tokens) +
+                                " tokens do not fit the teacher (" + std::to_string(t.max_window_tokens()) +
+                                ") or the student (" + std::to_string(s.max_window_tokens()) + ")");
+}
+
+at::Tensor DistillTrainer::loss(const EncoderInput& input) const {
+  std::vector<at::Tensor> student_layers, teacher_layers;
+  {
+    c10::NoGradGuard no_grad;
+    teacher_.encode(input, &teacher_layers);
+  }
+  student_.encode(input, &student_layers);
+  const auto valid = input.valid.unsqueeze(-1).to(at::kFloat);
+  const double units = valid.sum().item<double>() * static_cast<double>(student_.config().hidden_size);
+  const auto S = static_cast<int64_t>(student_layers.size()), T = static_cast<int64_t>(teacher_layers.size());
+  at::Tensor total;
+  for (int64_t l = 1; l <= S; ++l) {
+    const int64_t t = std::max<int64_t>(1, (l * T + S / 2) / S);
+    const auto diff = (student_layers[l - 1].to(at::kFloat) - teacher_layers[t - 1].to(at::kFloat)) * valid;
+    const auto term = diff.pow(2).sum() / units;
+    total = total.defined() ? total + term : term;
+  }
+  return total / static_cast<double>(S);
+}
+
+TrainResult DistillTrainer::train(const std::vector<std::string>& texts) {
+  const at::Device device(options_.device);
+  const bool autocast = options_.bf16 && device.is_cuda();
+  const auto chunks = token_chunks(*tokenizer_, texts, options_.window_tokens - 2);
+  if (chunks.empty()) throw std::invalid_argument("distill: no text to train on");
+  const int64_t n = static_cast<int64_t>(chunks.size());
+  EpochShuffle stream(n, options_.seed);
+  student_.make_trainable();
+  student_.to(device, at::kFloat);
+  teacher_.to(device, at::kFloat);
+  NamedTensors params;  // the encoder: the QA head gets no signal here
+  for (auto& [name, t] : student_.parameters())
+    if (name.rfind("qa_outputs.", 0) != 0) params[name] = t;
+  TrainLoopHooks hooks;
+  hooks.micro_batch_loss = [&](int64_t index) {
+    std::vector<const std::vector<int32_t>*> batch;
+    for (int64_t b = 0; b < options_.batch_size; ++b) batch.push_back(&chunks[stream(index * options_.batch_size + b)]);
+    const auto input = layers::single_segment_batch(batch, options_.window_tokens, tokenizer_->cls_id(),
+                                                    tokenizer_->sep_id(), tokenizer_->pad_id());
+    CudaAutocast cast(autocast);
+    auto l = loss(on_device(input, device));
+    return std::make_pair(l, input.valid.sum().item<int64_t>());
+  };
+  hooks.save_model = [&](const std::string& dir) { save_model(dir); };
+  hooks.load_weights = [&](const std::string& dir) { load_weights_into(student_, dir); };
+  return run_train_loop(params, options_, total_train_steps(options_, n, options_.batch_size * options_.grad_accum), n,
+                        hooks);
+}
+
+double DistillTrainer::evaluate(const std::vector<std::string>& texts, int64_t max_chunks) const {
+  const at::Device device = student_.parameters().begin()->second.device();
+  return mean_batch_loss(*tokenizer_, texts, options_, max_chunks, [&](const EncoderInput& batch, size_t) {
+    return loss(on_device(batch, device)).item<double>();
+  });
+}
+
+void DistillTrainer::save_model(const std::string& dir) const {
+  student_.save(dir);
   if (!options_.tokenizer_dir.empty()) copy_tokenizer_files(options_.tokenizer_dir, dir);
 }
 

@@ -22,7 +22,7 @@ class LittleBirdEncoder final : public Encoder {
  public:
   LittleBirdEncoder(const ModelConfig& config, const NamedTensors* params) : Encoder(config, params) {}
 
-  at::Tensor forward(const EncoderInput& input) const override {
+  at::Tensor forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs) const override {
     const auto& c = config_;
     const int64_t heads = c.num_attention_heads;
     const std::string prefix = c.weight_prefix();
@@ -56,6 +56,7 @@ class LittleBirdEncoder final : public Encoder {
       p = layers::layer_norm(*params_, layer + "pack_attention.output.LayerNorm", packed_context + p,
                              c.layer_norm_eps);
       x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
+      if (layer_outputs) layer_outputs->push_back(x);
     }
     return x;
   }

@@ -26,7 +26,9 @@ struct EncoderInput {
 class Encoder {
  public:
   virtual ~Encoder() = default;
-  virtual at::Tensor forward(const EncoderInput& input) const = 0;
+  // With `layer_outputs`, each layer's output (B,n,d) is appended to it, first layer first
+  // (the last one is the return value), e.g. for layer-by-layer distillation.
+  virtual at::Tensor forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs = nullptr) const = 0;
   const ModelConfig& config() const { return config_; }
   // Every parameter this architecture has, as (name, shape), in a fixed order.
   virtual std::vector<std::pair<std::string, std::vector<int64_t>>> parameter_shapes() const = 0;
@@ -62,7 +64,9 @@ class QaModel {
   void save(const std::string& dir, at::ScalarType storage = at::kFloat) const;
 
   QaLogits forward(const EncoderInput& input) const;
-  at::Tensor encode(const EncoderInput& input) const { return encoder_->forward(input); }
+  at::Tensor encode(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs = nullptr) const {
+    return encoder_->forward(input, layer_outputs);
+  }
 
   const ModelConfig& config() const { return config_; }
   NamedTensors& parameters() { return params_; }
