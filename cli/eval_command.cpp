@@ -138,6 +138,7 @@ int eval_command(const Argv& argv) {
       .option("articles", "evaluate only the questions of articles BEGIN:END (e.g. 16: for the articles a reader "
                           "trained on 0:16 did not see)", "")
       .option("limit", "evaluate only the first N questions (0 = all)", "0")
+      .option("sample", "evaluate N questions spread evenly over the set (every (total/N)-th; 0 = all)", "0")
       .option("n-best", "answers kept per question", "5")
       .option("max-answer-tokens", "longest answer, in tokens", "30")
       .option("window", "tokens per window (0 = the model's maximum)", "0")
@@ -158,8 +159,14 @@ int eval_command(const Argv& argv) {
 
   const auto t0 = Clock::now();
   auto data = eval::select_articles(eval::read_qa_dataset(args.get("data")), eval::parse_article_range(args.get("articles")));
-  const int64_t limit = args.get_int("limit");
+  const int64_t limit = args.get_int("limit"), sample = args.get_int("sample");
   if (limit > 0 && static_cast<int64_t>(data.questions.size()) > limit) data.questions.resize(limit);
+  if (sample > 0 && static_cast<int64_t>(data.questions.size()) > sample) {
+    std::vector<eval::QaQuestion> kept;  // question floor(i * total / sample) for i < sample
+    const auto n = static_cast<int64_t>(data.questions.size());
+    for (int64_t i = 0; i < sample; ++i) kept.push_back(std::move(data.questions[static_cast<size_t>(i * n / sample)]));
+    data.questions = std::move(kept);
+  }
   const auto kind = args.get("metric").empty() ? eval::default_metric(data.format) : eval::parse_metric_kind(args.get("metric"));
   // Whole-article documents: the article's paragraphs joined in file order.
   std::map<size_t, std::string> articles;

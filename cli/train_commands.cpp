@@ -131,7 +131,11 @@ int train_reader_command(const Argv& argv) {
       .option("metric", "squad_v1, korquad_v1 or korquad_v2 (default: from the dev file and its language)", "")
       .option("overlap", "document tokens shared by consecutive windows", "128")
       .option("question-tokens", "longest question, in tokens", "64")
-      .option("negative-windows", "share of answerless windows of answerable questions kept", "1.0");
+      .option("negative-windows", "share of answerless windows of answerable questions kept", "1.0")
+      .option("teacher", "a trained QA model to distil from (same tokenizer), e.g. a BERT reader for a LittleBird student", "")
+      .option("teacher-weight", "weight of the KL divergence from the teacher's start/end distributions", "1.0")
+      .option("teacher-hidden-weight", "weight of the layer-by-layer hidden-state error (teacher of the same width)", "0")
+      .option("teacher-temperature", "softmax temperature of the distillation", "2.0");
   add_trainer_options(args, "384");
   if (!args.parse(argv)) return 0;
   const std::string model_dir = args.get("model");
@@ -160,6 +164,10 @@ int train_reader_command(const Argv& argv) {
 
   auto tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir));
   ReaderTrainer trainer(QaModel::load_encoder(model_dir), tokenizer, options);
+  if (!args.get("teacher").empty())
+    trainer.set_teacher(QaModel::load(args.get("teacher")),
+                        {args.get_double("teacher-weight"), args.get_double("teacher-hidden-weight"),
+                         args.get_double("teacher-temperature")});
   if (!args.get("dev").empty()) {
     auto dev = eval::select_articles(eval::read_qa_dataset(args.get("dev")), eval::parse_article_range(args.get("dev-articles")));
     const int64_t limit = args.get_int("dev-limit");

@@ -223,17 +223,7 @@ at::Tensor DistillTrainer::loss(const EncoderInput& input) const {
     teacher_.encode(input, &teacher_layers);
   }
   student_.encode(input, &student_layers);
-  const auto valid = input.valid.unsqueeze(-1).to(at::kFloat);
-  const double units = valid.sum().item<double>() * static_cast<double>(student_.config().hidden_size);
-  const auto S = static_cast<int64_t>(student_layers.size()), T = static_cast<int64_t>(teacher_layers.size());
-  at::Tensor total;
-  for (int64_t l = 1; l <= S; ++l) {
-    const int64_t t = std::max<int64_t>(1, (l * T + S / 2) / S);
-    const auto diff = (student_layers[l - 1].to(at::kFloat) - teacher_layers[t - 1].to(at::kFloat)) * valid;
-    const auto term = diff.pow(2).sum() / units;
-    total = total.defined() ? total + term : term;
-  }
-  return total / static_cast<double>(S);
+  return hidden_state_loss(student_layers, teacher_layers, input.valid);
 }
 
 TrainResult DistillTrainer::train(const std::vector<std::string>& texts) {

@@ -141,8 +141,8 @@ void QaModel::save(const std::string& dir, at::ScalarType storage) const {
   save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
 }
 
-QaLogits QaModel::forward(const EncoderInput& input) const {
-  auto hidden = encoder_->forward(input);
+QaLogits QaModel::forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs) const {
+  auto hidden = encoder_->forward(input, layer_outputs);
   auto logits = layers::linear(params_, "qa_outputs", hidden).to(at::kFloat);
   auto pad = input.valid.logical_not();
   return {logits.select(-1, 0).masked_fill(pad, -INFINITY), logits.select(-1, 1).masked_fill(pad, -INFINITY)};

@@ -59,6 +59,24 @@ ReaderTrainer::ReaderTrainer(QaModel model, std::shared_ptr<const Tokenizer> tok
                                 " exceeds the model's maximum " + std::to_string(model_.config().max_window_tokens()));
 }
 
+ReaderTrainer::~ReaderTrainer() = default;
+
+void ReaderTrainer::set_teacher(QaModel teacher, TeacherOptions options) {
+  if (teacher.config().vocab_size != model_.config().vocab_size)
+    throw std::invalid_argument("trainer: the teacher's vocabulary (" + std::to_string(teacher.config().vocab_size) +
+                                " entries) is not the student's (" + std::to_string(model_.config().vocab_size) + ")");
+  if (options_.window_tokens > teacher.config().max_window_tokens())
+    throw std::invalid_argument("trainer: window_tokens " + std::to_string(options_.window_tokens) +
+                                " exceeds the teacher's maximum " + std::to_string(teacher.config().max_window_tokens()));
+  if (options.hidden_weight > 0 && teacher.config().hidden_size != model_.config().hidden_size)
+    throw std::invalid_argument("trainer: hidden-state distillation needs the teacher's width (" +
+                                std::to_string(teacher.config().hidden_size) + ") to equal the student's (" +
+                                std::to_string(model_.config().hidden_size) + ")");
+  if (options.temperature <= 0) throw std::invalid_argument("trainer: the teacher's temperature must be positive");
+  teacher_ = std::make_unique<QaModel>(std::move(teacher));
+  teacher_options_ = options;
+}
+
 void ReaderTrainer::save_model(const std::string& dir) const {
   model_.save(dir);
   if (!options_.tokenizer_dir.empty()) copy_tokenizer_files(options_.tokenizer_dir, dir);
@@ -108,6 +126,7 @@ TrainResult ReaderTrainer::train(const std::vector<QaExample>& examples) {
 
   model_.make_trainable();
   model_.to(device, at::kFloat);
+  if (teacher_) teacher_->to(device, at::kFloat);
   TrainLoopHooks hooks;
   hooks.micro_batch_loss = [&](int64_t index) {
     std::vector<WindowSpan> spans;
@@ -118,14 +137,30 @@ TrainResult ReaderTrainer::train(const std::vector<QaExample>& examples) {
       starts.push_back(f.start_label);
       ends.push_back(f.end_label);
     }
-    const auto input = make_window_batch(spans, *tokenizer_);
+    const auto batch = make_window_batch(spans, *tokenizer_);
+    const EncoderInput input{batch.input_ids.to(device), batch.token_type_ids.to(device), batch.valid.to(device)};
     CudaAutocast cast(autocast);
-    const auto logits =
-        model_.forward({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)});
+    const bool hidden = teacher_ && teacher_options_.hidden_weight > 0;
+    std::vector<at::Tensor> student_layers;
+    const auto logits = model_.forward(input, hidden ? &student_layers : nullptr);
     const auto start_target = at::tensor(starts, at::kLong).to(device);
     const auto end_target = at::tensor(ends, at::kLong).to(device);
     auto loss = (at::cross_entropy_loss(logits.start, start_target) + at::cross_entropy_loss(logits.end, end_target)) / 2;
-    return std::make_pair(loss, input.valid.sum().item<int64_t>());
+    if (teacher_) {
+      std::vector<at::Tensor> teacher_layers;
+      QaLogits taught;
+      {
+        c10::NoGradGuard no_grad;
+        taught = teacher_->forward(input, hidden ? &teacher_layers : nullptr);
+      }
+      const double t = teacher_options_.temperature;
+      if (teacher_options_.logit_weight > 0)
+        loss = loss + teacher_options_.logit_weight *
+                          (position_kl_loss(logits.start, taught.start, input.valid, t) +
+                           position_kl_loss(logits.end, taught.end, input.valid, t)) / 2;
+      if (hidden) loss = loss + teacher_options_.hidden_weight * hidden_state_loss(student_layers, teacher_layers, input.valid);
+    }
+    return std::make_pair(loss, batch.valid.sum().item<int64_t>());
   };
   hooks.save_model = [&](const std::string& dir) { save_model(dir); };
   hooks.load_weights = [&](const std::string& dir) {

@@ -185,4 +185,31 @@ TrainResult run_train_loop(NamedTensors& params, const TrainerOptions& options, 
   return result;
 }
 
+at::Tensor hidden_state_loss(const std::vector<at::Tensor>& student_layers, const std::vector<at::Tensor>& teacher_layers,
+                             const at::Tensor& valid) {
+  const auto S = static_cast<int64_t>(student_layers.size()), T = static_cast<int64_t>(teacher_layers.size());
+  if (S == 0 || T == 0) throw std::invalid_argument("hidden_state_loss: no layers");
+  const auto mask = valid.unsqueeze(-1).to(at::kFloat);
+  const double units = mask.sum().item<double>() * static_cast<double>(student_layers[0].size(-1));
+  at::Tensor total;
+  for (int64_t l = 1; l <= S; ++l) {
+    const int64_t t = std::max<int64_t>(1, (l * T + S / 2) / S);
+    const auto diff = (student_layers[l - 1].to(at::kFloat) - teacher_layers[t - 1].to(at::kFloat)) * mask;
+    const auto term = diff.pow(2).sum() / std::max(units, 1.0);
+    total = total.defined() ? total + term : term;
+  }
+  return total / static_cast<double>(S);
+}
+
+at::Tensor position_kl_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits, const at::Tensor& valid,
+                            double temperature) {
+  // A large finite value instead of -inf keeps 0 * log 0 out of the sum.
+  auto scaled = [&](const at::Tensor& logits) {
+    return logits.to(at::kFloat).masked_fill(valid.logical_not(), -1e4) / temperature;
+  };
+  const auto teacher_log_p = at::log_softmax(scaled(teacher_logits), -1);
+  const auto student_log_p = at::log_softmax(scaled(student_logits), -1);
+  return (teacher_log_p.exp() * (teacher_log_p - student_log_p)).sum(-1).mean() * (temperature * temperature);
+}
+
 }  // namespace longqa

@@ -64,6 +64,16 @@ class EpochShuffle {
 // Optimizer steps for `epochs` passes over n items, per_step items a step (or max_steps).
 int64_t total_train_steps(const TrainerOptions& options, int64_t n, int64_t per_step);
 
+// Distillation losses, shared by DistillTrainer and ReaderTrainer's teacher:
+// Layer-by-layer hidden-state error: student layer l (1-based) against teacher layer
+// round(l * T / S); squared error per hidden unit over the real tokens, mean over layers.
+at::Tensor hidden_state_loss(const std::vector<at::Tensor>& student_layers, const std::vector<at::Tensor>& teacher_layers,
+                             const at::Tensor& valid);
+// KL(teacher || student) of the softmax over positions at `temperature`, times temperature²
+// (Hinton et al.), mean over the batch; padding (logits -inf) is left out.
+at::Tensor position_kl_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits, const at::Tensor& valid,
+                            double temperature);
+
 // Runs `total_steps` optimizer steps over `params` (which must require grad).
 // `fingerprint` (e.g. the number of training windows) must match on resume.
 TrainResult run_train_loop(NamedTensors& params, const TrainerOptions& options, int64_t total_steps,

@@ -114,6 +114,66 @@ TEST_CASE("a tiny reader learns a synthetic extractive task", "[training]") {
   CHECK(exact_match_rate(QaModel::load(dir.path().string()), held_out) == Approx(after));
 }
 
+namespace {
+
+// Mean KL(teacher || student) of the start distributions over the examples' windows.
+double start_kl(const QaModel& student, const QaModel& teacher, const Tokenizer& tokenizer,
+                const std::vector<QaExample>& examples) {
+  c10::InferenceMode guard;
+  double total = 0;
+  for (const auto& e : examples) {
+    std::vector<int64_t> ids = {tokenizer.cls_id()}, types = {0};
+    for (const auto& t : tokenizer.tokenize(e.question)) ids.push_back(t.id), types.push_back(0);
+    ids.push_back(tokenizer.sep_id()), types.push_back(0);
+    for (const auto& t : tokenizer.tokenize(e.context)) ids.push_back(t.id), types.push_back(1);
+    ids.push_back(tokenizer.sep_id()), types.push_back(1);
+    const auto n = static_cast<int64_t>(ids.size());
+    const EncoderInput input{at::tensor(ids).view({1, n}), at::tensor(types).view({1, n}), at::ones({1, n}, at::kBool)};
+    const auto p = at::log_softmax(teacher.forward(input).start, -1), q = at::log_softmax(student.forward(input).start, -1);
+    total += (p.exp() * (p - q)).sum().item<double>();
+  }
+  return total / static_cast<double>(examples.size());
+}
+
+}  // namespace
+
+TEST_CASE("a student trained with a teacher comes to agree with it", "[training][distill]") {
+  auto tokenizer = std::make_shared<Tokenizer>(test::tiny_vocab(), TokenizerOptions{});
+  const auto train = synthetic_examples(1000, 1), held_out = synthetic_examples(50, 777);
+  // The teacher: a BERT reader trained on the task.
+  test::TempDir teacher_dir, plain_dir, taught_dir;
+  auto config = tiny_littlebird();
+  config.model_type = "bert";
+  auto options = quick_options(teacher_dir.path().string());
+  options.max_steps = 150;
+  ReaderTrainer teacher_trainer(QaModel::random(config, 21), tokenizer, options);
+  teacher_trainer.train(train);
+  const QaModel teacher = QaModel::load(teacher_dir.path().string());
+  // Two LittleBird students from the same start, one with the teacher.
+  options.max_steps = 60;
+  options.out_dir = plain_dir.path().string();
+  ReaderTrainer plain(QaModel::random(tiny_littlebird(), 5), tokenizer, options);
+  plain.train(train);
+  options.out_dir = taught_dir.path().string();
+  ReaderTrainer taught(QaModel::random(tiny_littlebird(), 5), tokenizer, options);
+  taught.set_teacher(QaModel::load(teacher_dir.path().string()), {/*logit_weight=*/5.0, /*hidden_weight=*/0.0, 2.0});
+  taught.train(train);
+  const double kl_start = start_kl(QaModel::random(tiny_littlebird(), 5), teacher, *tokenizer, held_out);
+  const double kl_plain = start_kl(plain.model(), teacher, *tokenizer, held_out);
+  const double kl_taught = start_kl(taught.model(), teacher, *tokenizer, held_out);
+  INFO("held-out KL(teacher || student): untrained " << kl_start << ", labels only " << kl_plain << ", with the teacher "
+                                                     << kl_taught);
+  CHECK(kl_taught < kl_start);
+  CHECK(kl_taught < 0.8 * kl_plain);
+  // A teacher with another vocabulary, or a hidden-state loss across widths, is refused.
+  auto other = tiny_littlebird();
+  other.vocab_size += 1;
+  CHECK_THROWS_WITH(taught.set_teacher(QaModel::random(other, 1)), Catch::Contains("vocabulary"));
+  other = tiny_littlebird();
+  other.hidden_size = 32;
+  CHECK_THROWS_WITH(taught.set_teacher(QaModel::random(other, 1), {1.0, 1.0, 2.0}), Catch::Contains("width"));
+}
+
 TEST_CASE("stopping and resuming from a checkpoint gives the weights of an uninterrupted run", "[training]") {
   auto tokenizer = std::make_shared<Tokenizer>(test::tiny_vocab(), TokenizerOptions{});
   const auto examples = synthetic_examples(200, 3);

@@ -63,7 +63,8 @@ class QaModel {
   // weights stored as `storage` (float32, float16 or bfloat16; they load as float32 again).
   void save(const std::string& dir, at::ScalarType storage = at::kFloat) const;
 
-  QaLogits forward(const EncoderInput& input) const;
+  // With `layer_outputs`, each encoder layer's output is appended to it (see Encoder).
+  QaLogits forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs = nullptr) const;
   at::Tensor encode(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs = nullptr) const {
     return encoder_->forward(input, layer_outputs);
   }

@@ -56,12 +56,25 @@ struct TrainResult {
   std::map<std::string, double> metrics;  // from the last evaluation
 };
 
+// Knowledge distillation from a trained QA teacher that reads the same windows (e.g. a BERT
+// reader, whose absolute positions a LittleBird student lacks): the loss adds
+// logit_weight x KL(teacher || student) of the start and end distributions at `temperature`
+// (times temperature²) and hidden_weight x the layer-by-layer hidden-state error (same width).
+struct TeacherOptions {
+  double logit_weight = 1.0;
+  double hidden_weight = 0.0;
+  double temperature = 2.0;
+};
+
 class ReaderTrainer {
  public:
   using Evaluator = std::function<std::map<std::string, double>(const QaModel&, const Tokenizer&)>;
 
   ReaderTrainer(QaModel model, std::shared_ptr<const Tokenizer> tokenizer, TrainerOptions options);
+  ~ReaderTrainer();
   void set_evaluator(Evaluator evaluator) { evaluator_ = std::move(evaluator); }
+  // The teacher must share the tokenizer and read window_tokens-token windows.
+  void set_teacher(QaModel teacher, TeacherOptions options = {});
 
   TrainResult train(const std::vector<QaExample>& examples);
   const QaModel& model() const { return model_; }
@@ -74,6 +87,8 @@ class ReaderTrainer {
   std::shared_ptr<const Tokenizer> tokenizer_;
   TrainerOptions options_;
   Evaluator evaluator_;
+  std::unique_ptr<QaModel> teacher_;
+  TeacherOptions teacher_options_;
 };
 
 // Copies vocab.txt, tokenizer_config.json, special_tokens_map.json and tokenizer.json
