@@ -133,7 +133,7 @@ int eval_command(const Argv& argv) {
       .option("predictions", "write {question_id: answer} here (the official format)", "")
       .option("nbest", "write the n best answers with scores and offsets here", "")
       .option("per-question", "write one JSON line per question here: tokens read, milliseconds, EM, F1, recall rank", "")
-      .option("metric", "squad_v1, korquad_v1 or korquad_v2 (default: from the data)", "")
+      .option("metric", "squad_v1, korquad_v1 or korquad_v2 (default: korquad_v2 for KorQuAD 2.x, korquad_v1 when the version says KorQuAD, else squad_v1)", "")
       .option("unit", "paragraph (each question reads its context) or article (the whole article)", "paragraph")
       .option("articles", "evaluate only the questions of articles BEGIN:END (e.g. 16: for the articles a reader "
                           "trained on 0:16 did not see)", "")
@@ -167,7 +167,7 @@ int eval_command(const Argv& argv) {
     for (int64_t i = 0; i < sample; ++i) kept.push_back(std::move(data.questions[static_cast<size_t>(i * n / sample)]));
     data.questions = std::move(kept);
   }
-  const auto kind = args.get("metric").empty() ? eval::default_metric(data.format) : eval::parse_metric_kind(args.get("metric"));
+  const auto kind = args.get("metric").empty() ? eval::default_metric(data) : eval::parse_metric_kind(args.get("metric"));
   // Whole-article documents: the article's paragraphs joined in file order.
   std::map<size_t, std::string> articles;
   if (unit == "article")

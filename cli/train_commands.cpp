@@ -128,7 +128,7 @@ int train_reader_command(const Argv& argv) {
       .option("dev", "SQuAD-format file to evaluate on", "")
       .option("dev-articles", "use only articles BEGIN:END of the dev file (e.g. 16:)", "")
       .option("dev-limit", "evaluate on at most this many dev questions (0 = all)", "0")
-      .option("metric", "squad_v1, korquad_v1 or korquad_v2 (default: from the dev file and its language)", "")
+      .option("metric", "squad_v1, korquad_v1 or korquad_v2 (default: korquad_v2 for KorQuAD 2.x, korquad_v1 when the version says KorQuAD, else squad_v1)", "")
       .option("overlap", "document tokens shared by consecutive windows", "128")
       .option("question-tokens", "longest question, in tokens", "64")
       .option("negative-windows", "share of answerless windows of answerable questions kept", "1.0")
@@ -172,7 +172,7 @@ int train_reader_command(const Argv& argv) {
     auto dev = eval::select_articles(eval::read_qa_dataset(args.get("dev")), eval::parse_article_range(args.get("dev-articles")));
     const int64_t limit = args.get_int("dev-limit");
     if (limit > 0 && static_cast<int64_t>(dev.questions.size()) > limit) dev.questions.resize(limit);
-    const auto kind = args.get("metric").empty() ? eval::default_metric(dev.format) : eval::parse_metric_kind(args.get("metric"));
+    const auto kind = args.get("metric").empty() ? eval::default_metric(dev) : eval::parse_metric_kind(args.get("metric"));
     ReaderOptions reader_options;
     reader_options.window_tokens = options.window_tokens;
     reader_options.overlap_tokens = options.overlap_tokens;

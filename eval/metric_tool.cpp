@@ -24,7 +24,7 @@ using namespace longqa::eval;
 int score(const std::string& kind_name, const std::string& dataset_path, const std::string& predictions_path) {
   const QaDataset dataset = read_qa_dataset(dataset_path);
   const PredictionMap predictions = read_predictions(predictions_path);
-  const MetricKind kind = kind_name == "auto" ? default_metric(dataset.format) : parse_metric_kind(kind_name);
+  const MetricKind kind = kind_name == "auto" ? default_metric(dataset) : parse_metric_kind(kind_name);
   json out = {{"kind", to_string(kind)}, {"format", to_string(dataset.format)}, {"warnings", dataset.warnings}};
   json questions = json::array();
   for (const QaQuestion& question : dataset.questions) {

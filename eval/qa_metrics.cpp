@@ -143,8 +143,10 @@ const char* to_string(MetricKind kind) {
   return "?";
 }
 
-MetricKind default_metric(DatasetFormat format) {
-  return format == DatasetFormat::korquad2 ? MetricKind::korquad_v2 : MetricKind::squad_v1;
+MetricKind default_metric(const QaDataset& dataset) {
+  if (dataset.format == DatasetFormat::korquad2) return MetricKind::korquad_v2;
+  // KorQuAD 1.0 files use SQuAD's layout; their version says which they are ("KorQuAD_v1.0_dev").
+  return dataset.version.rfind("KorQuAD", 0) == 0 ? MetricKind::korquad_v1 : MetricKind::squad_v1;
 }
 
 std::u32string normalize_code_points(MetricKind kind, std::u32string_view text) {

@@ -160,6 +160,10 @@ TEST_CASE("SQuAD-layout datasets: offsets, warnings and evaluate()", "[eval]") {
   const QaDataset dataset = parse_qa_dataset(squad_json, "inline.json");
   CHECK(dataset.format == DatasetFormat::squad);
   CHECK(dataset.version == "1.1");
+  CHECK(default_metric(dataset) == MetricKind::squad_v1);
+  QaDataset korquad_file = dataset;
+  korquad_file.version = "KorQuAD_v1.0_dev";
+  CHECK(default_metric(korquad_file) == MetricKind::korquad_v1);
   REQUIRE(dataset.documents.size() == 1);
   CHECK(dataset.documents[0].id == "서울#0");
   REQUIRE(dataset.questions.size() == 3);
@@ -187,7 +191,7 @@ TEST_CASE("SQuAD-layout datasets: offsets, warnings and evaluate()", "[eval]") {
 TEST_CASE("KorQuAD 2 datasets", "[eval]") {
   const QaDataset dataset = parse_qa_dataset(korquad2_json, "k2.json");
   CHECK(dataset.format == DatasetFormat::korquad2);
-  CHECK(default_metric(dataset.format) == MetricKind::korquad_v2);
+  CHECK(default_metric(dataset) == MetricKind::korquad_v2);
   REQUIRE(dataset.questions.size() == 2);
   const QaAnswer& answer = dataset.questions[0].answers[0];
   CHECK((answer.byte_start == 27 && answer.byte_end == 33 && answer.matches_context));

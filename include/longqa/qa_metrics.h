@@ -25,8 +25,9 @@ enum class MetricKind { squad_v1, korquad_v1, korquad_v2 };
 // "squad_v1", "korquad_v1", "korquad_v2"; throws std::invalid_argument otherwise.
 MetricKind parse_metric_kind(std::string_view name);
 const char* to_string(MetricKind kind);
-// The metric a dataset format is scored with by default (squad -> squad_v1, korquad2 -> korquad_v2).
-MetricKind default_metric(DatasetFormat format);
+// The metric a dataset is scored with by default: korquad2 -> korquad_v2; squad layout ->
+// korquad_v1 when its version starts with "KorQuAD" (KorQuAD 1.0), else squad_v1.
+MetricKind default_metric(const QaDataset& dataset);
 
 // Raised for markup on which Python's html.parser raises AssertionError (for example
 // "<![foo]>" or "<![ x]>"); the official KorQuAD 2.0 script stops with that error too.
