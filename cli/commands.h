@@ -21,6 +21,11 @@ int train_retriever_command(const Argv& argv);
 int train_reader_command(const Argv& argv);
 int eval_command(const Argv& argv);
 
+int vocab_subset_command(const Argv& argv);
+
+// The texts of the documents under comma-separated corpus paths (any format); bad records
+// are reported on stderr and skipped.
+std::vector<std::string> read_corpus_texts(const std::string& comma_separated_paths);
 // The whole content of a file; throws naming the file when it cannot be read.
 std::string read_text_file(const std::string& path);
 

@@ -29,6 +29,7 @@ commands:
   model init       write a randomly initialised model directory
   model convert    start a LittleBird reader from a BERT-family checkpoint
   model export     copy a model with its weights stored as float16 (half the size) or bfloat16
+  vocab subset     the part of a vocabulary a from-scratch model trained on a corpus can use
 
 Run `longqa COMMAND --help` for the options of each command.
 )";
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
-      {"model convert", model_convert_command}, {"model export", model_export_command}, {"serve", serve_command},
+      {"model convert", model_convert_command}, {"model export", model_export_command}, {"vocab subset", vocab_subset_command}, {"serve", serve_command},
       {"train-reader", train_reader_command}, {"eval", eval_command}, {"pretrain", pretrain_command}, {"distill", distill_command},
       {"train-retriever", train_retriever_command}, {"index", index_command}, {"search", search_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

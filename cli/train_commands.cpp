@@ -115,6 +115,10 @@ std::vector<QaExample> qa_examples(const eval::QaDataset& data) {
 
 }  // namespace
 
+std::vector<std::string> read_corpus_texts(const std::string& comma_separated_paths) {
+  return read_texts(split_list(comma_separated_paths));
+}
+
 int train_reader_command(const Argv& argv) {
   Args args("train-reader",
             "Trains or fine-tunes a reader (littlebird or bert) on SQuAD-format JSON (SQuAD 1.1/2.0, KorQuAD 1.0; "

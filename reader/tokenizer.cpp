@@ -768,4 +768,37 @@ const std::string& Tokenizer::id_to_token(int32_t id) const {
   return vocab_[static_cast<size_t>(id)];
 }
 
+std::vector<std::string> vocabulary_subset(const Tokenizer& tokenizer, const std::vector<std::string>& texts) {
+  const auto& vocab = tokenizer.vocab();
+  std::vector<bool> keep(vocab.size(), false);
+  const TokenizerOptions& o = tokenizer.options();
+  for (const std::string* special : {&o.unk_token, &o.cls_token, &o.sep_token, &o.pad_token, &o.mask_token})
+    keep[static_cast<size_t>(tokenizer.token_to_id(*special))] = true;
+  for (const auto& t : o.extra_special_tokens) keep[static_cast<size_t>(tokenizer.token_to_id(t))] = true;
+  for (const auto& text : texts) {
+    for (const Token& t : tokenizer.tokenize(text)) {
+      keep[static_cast<size_t>(t.id)] = true;
+      // The characters this piece came from, as words and as continuations.
+      const std::string_view source = std::string_view(text).substr(static_cast<size_t>(t.begin),
+                                                                     static_cast<size_t>(t.end - t.begin));
+      for (size_t at = 0; at < source.size();) {
+        const auto c = decode_utf8(source, at);
+        // The piece's own normalisation (lowercase, accents) decides what is in the vocabulary:
+        // tokenize the one character alone and keep what it becomes, as a word and after ##.
+        const std::string one(source.substr(at, c.length));
+        for (const Token& piece : tokenizer.tokenize(one)) {
+          keep[static_cast<size_t>(piece.id)] = true;
+          const int32_t continuation = tokenizer.token_to_id(o.continuing_subword_prefix + piece.text);
+          if (continuation != tokenizer.unk_id()) keep[static_cast<size_t>(continuation)] = true;
+        }
+        at += c.length;
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < vocab.size(); ++i)
+    if (keep[i]) out.push_back(vocab[i]);
+  return out;
+}
+
 }  // namespace longqa

@@ -399,6 +399,31 @@ TEST_CASE("the bundled KoBigBird vocabulary tokenizes Korean", "[tokenizer]") {
   CHECK(texts(tok.tokenize("<s>\xec\xa7\x88\xeb\xac\xb8</s>")) == Strings{"<s>", "\xec\xa7\x88\xeb\xac\xb8", "</s>"});
 }
 
+TEST_CASE("a vocabulary subset tokenizes its corpus into the same pieces", "[tokenizer]") {
+  const Tokenizer full = Tokenizer::from_vocab_file(kKoBigBird);
+  // 대한민국의 수도는 서울이다. Seoul is the capital. / 서울특별시
+  const std::vector<std::string> corpus = {
+      "\xeb\x8c\x80\xed\x95\x9c\xeb\xaf\xbc\xea\xb5\xad\xec\x9d\x98 \xec\x88\x98\xeb\x8f\x84\xeb\x8a\x94 "
+      "\xec\x84\x9c\xec\x9a\xb8\xec\x9d\xb4\xeb\x8b\xa4. Seoul is the capital.",
+      "\xec\x84\x9c\xec\x9a\xb8\xed\x8a\xb9\xeb\xb3\x84\xec\x8b\x9c (1394)"};
+  const auto subset = vocabulary_subset(full, corpus);
+  CHECK(subset.size() < 200);
+  const Tokenizer small(subset, full.options());
+  for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<s>", "</s>"}) {
+    INFO(special);
+    CHECK((small.token_to_id(special) != small.unk_id() || std::string(special) == "[UNK]"));
+  }
+  // The original order is kept (the specials come first in KoBigBird's vocabulary).
+  CHECK(small.id_to_token(0) == "[PAD]");
+  CHECK(small.id_to_token(4) == "[MASK]");
+  for (const auto& text : corpus) CHECK(texts(small.tokenize(text)) == texts(full.tokenize(text)));
+  // A new word made of the corpus's characters still tokenizes into known pieces: 수서 (two
+  // characters that occur, in an order that does not).
+  const auto unseen = small.tokenize("\xec\x88\x98\xec\x84\x9c");
+  REQUIRE_FALSE(unseen.empty());
+  for (const Token& t : unseen) CHECK(t.id != small.unk_id());
+}
+
 TEST_CASE("a megabyte tokenizes in linear time", "[tokenizer][performance]") {
   const Tokenizer tok = Tokenizer::from_vocab_file(kKoBigBird);
   const std::vector<std::string> words = {

@@ -75,6 +75,13 @@ class Tokenizer {
   size_t max_token_bytes_ = 0;  // longest vocabulary entry: bounds the WordPiece search
 };
 
+// The part of a vocabulary that a model trained from scratch on `texts` can use (its other
+// embeddings would never be trained): the special tokens, every entry the texts tokenize
+// into, and the one-character entries (X and ##X) of every character in the texts, so that
+// new words made of known characters still tokenize into known pieces. In the vocabulary's
+// order; tokenizing the texts with the subset gives the same pieces as with the whole.
+std::vector<std::string> vocabulary_subset(const Tokenizer& tokenizer, const std::vector<std::string>& texts);
+
 // One char decoded from UTF-8: its code point, its length in bytes, and whether it was
 // well-formed; an ill-formed sequence reads as U+FFFD spanning its maximal subpart
 // (Unicode's recommended practice, as Python's errors="replace" does).
