@@ -7,7 +7,8 @@ Run with the Python that has bs4 from Debian (python3-bs4, html.parser only):
 
 The official scripts and data are read from --data and never copied. For each public
 dev set (SQuAD 1.1, KorQuAD 1.0) and the KorQuAD 2.1 sample document, predictions of
-several flavours (gold, perturbed gold, random context spans, empty, missing) are
+several flavours (gold, perturbed gold, random context spans, empty, missing; and, with
+--model-predictions, a real reader's answers) are
 scored by the C++ tool and by the scripts, imported as modules, question by question,
 with the dataset's own metric (two flavours also with the other metrics); each
 script's command line is also run once per prediction file on its own dataset and
@@ -219,11 +220,14 @@ def compare_totals(report, label, expected, tool_out):
     report.count("totals compared")
 
 
-def check_datasets(report, tool, data_dir, modules, rng, workdir):
+def check_datasets(report, tool, data_dir, modules, rng, workdir, model_predictions):
     for name, (_, own_kind) in DATASETS.items():
         dataset_path, data = load_dataset(data_dir, name)
         questions = questions_of(data)
         flavours = prediction_flavours(questions, rng)
+        for path in model_predictions.get(name, []):  # a real reader's answers (longqa eval --predictions)
+            with open(path, encoding="utf-8") as f:
+                flavours["model:" + os.path.basename(path)] = json.load(f)
         for flavour, predictions in flavours.items():
             predictions_path = os.path.join(workdir, "%s-%s.json" % (name, flavour))
             with open(predictions_path, "w") as f:
@@ -391,7 +395,19 @@ def main():
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--strings", type=int, default=4000, help="random strings for normalize/get_text")
     parser.add_argument("--synthetic", type=int, default=3000, help="synthetic KorQuAD 2 questions")
+    parser.add_argument("--model-predictions", action="append", default=[], metavar="SET=FILE",
+                        help="also compare on a reader's predictions for SET (%s), e.g. from "
+                             "`longqa eval --predictions FILE`; repeatable" % ", ".join(DATASETS))
     args = parser.parse_args()
+    model_predictions = {}
+    for item in args.model_predictions:
+        name, _, path = item.partition("=")
+        if name not in DATASETS or not path:
+            parser.error("--model-predictions wants SET=FILE with SET one of %s, got %r" % (", ".join(DATASETS), item))
+        if not os.path.exists(path):
+            print("SKIP: no model predictions at %s" % path)
+            return 77
+        model_predictions.setdefault(name, []).append(path)
 
     if not all(os.path.exists(os.path.join(args.data, s)) for s in SCRIPTS.values()):
         print("SKIP: the official scripts are not under %s" % args.data)
@@ -407,7 +423,7 @@ def main():
     rng = random.Random(args.seed)
     report = Report()
     with tempfile.TemporaryDirectory(prefix="longqa-metrics-") as workdir:
-        check_datasets(report, args.tool, args.data, modules, rng, workdir)
+        check_datasets(report, args.tool, args.data, modules, rng, workdir, model_predictions)
         check_korquad2_synthetic(report, args.tool, args.data, modules, rng, workdir, args.synthetic)
     check_strings(report, args.tool, args.data, modules, rng, args.strings)
     check_unicode_table(report, args.tool)

