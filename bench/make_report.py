@@ -113,22 +113,28 @@ def eval_section(results, plots):
     return "\n".join(lines), runs
 
 
+def save_plot(plt, fig, ax, path, xlabel, ylabel, title, legend_size=None):
+    """Log2 x axis, labels, grid, legend; written as PNG and closed."""
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plots_accuracy_latency(plt, by_bin, results):
-    os.makedirs(os.path.join(results, "plots"), exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     for (model, set_name), bins in sorted(by_bin.items()):
         xs = [math.sqrt(LENGTH_BINS[b] * min(LENGTH_BINS[b + 1], 65536)) if LENGTH_BINS[b] else 128 for b in sorted(bins)]
         ys = [100 * statistics.mean(q["f1"] for q in bins[b]) for b in sorted(bins)]
         ax.plot(xs, ys, marker="o", label=f"{model} / {set_name}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("tokens read per question")
-    ax.set_ylabel("F1")
-    ax.set_title("F1 against document length (paragraph and whole-article runs)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(results, "plots", "accuracy_vs_length.png"), dpi=120)
-    plt.close(fig)
+    save_plot(plt, fig, ax, os.path.join(results, "plots", "accuracy_vs_length.png"), "tokens read per question", "F1",
+              "F1 against document length (paragraph and whole-article runs)")
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for (model, set_name), bins in sorted(by_bin.items()):
@@ -138,16 +144,9 @@ def plots_accuracy_latency(plt, by_bin, results):
         r = load(path)
         ax.plot([row["tokens"] for row in r["rows"]], [row["median_ms"] for row in r["rows"]], marker="s",
                 label=f"reader_length_bench: {os.path.basename(r['model']['path'])}")
-    ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("tokens read")
-    ax.set_ylabel("ms (CPU)")
-    ax.set_title("Reading time against document length")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(os.path.join(results, "plots", "latency_vs_length.png"), dpi=120)
-    plt.close(fig)
+    save_plot(plt, fig, ax, os.path.join(results, "plots", "latency_vs_length.png"), "tokens read", "ms (CPU)",
+              "Reading time against document length", legend_size=7)
 
 
 def length_section(results, plt):
@@ -174,15 +173,8 @@ def length_section(results, plt):
             r = load(path)
             ax.plot([row["tokens"] for row in r["rows"]], [row["peak_rss_mib"] for row in r["rows"]], marker="o",
                     label=os.path.basename(r["model"]["path"]))
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("document tokens")
-        ax.set_ylabel("peak resident MiB")
-        ax.set_title("Reader memory against document length (CPU)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(results, "plots", "memory_vs_length.png"), dpi=120)
-        plt.close(fig)
+        save_plot(plt, fig, ax, os.path.join(results, "plots", "memory_vs_length.png"), "document tokens",
+                  "peak resident MiB", "Reader memory against document length (CPU)")
         lines.append("![memory against document length](plots/memory_vs_length.png)")
         lines.append("")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 #include "server_fixture.h"
 
 #include "longqa/qa_model.h"
+#include "retriever_fixtures.h"
 #include "test_util.h"
 
 namespace longqa::test {
@@ -20,17 +21,6 @@ void write_random_reader(const std::string& dir, int layers, int hidden) {
   write_vocab(dir, tiny_vocab());
 }
 
-void write_random_encoder(const std::string& dir) {
-  ModelConfig c;
-  c.model_type = "bert";
-  c.vocab_size = static_cast<int64_t>(tiny_vocab().size());
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 128;
-  QaModel::random(c, 11).save(dir);
-  write_vocab(dir, tiny_vocab());
-}
+void write_random_encoder(const std::string& dir) { write_tiny_encoder(dir, 11); }
 
 }  // namespace longqa::test
