@@ -12,7 +12,11 @@ plots/latency_vs_length.png and plots/memory_vs_length.png (F1, reading time and
 against the number of tokens read). Needs matplotlib for the plots (installed into .venv by
 scripts/install_deps.sh); without it the tables are still written.
 
-    .venv/bin/python bench/make_report.py [--results bench/results]
+    .venv/bin/python bench/make_report.py [--results bench/results] [--readme README.md]
+
+With --readme, the same sections (headings one level down, plot links relative to the
+repository root) also replace what stands between the README's `<!-- report:begin -->` and
+`<!-- report:end -->` lines, so the README's numbers are the report's.
 """
 import argparse
 import glob
@@ -261,6 +265,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", default=os.path.join(root, "bench", "results"))
+    ap.add_argument("--readme", help="also put the sections into this file between its report markers")
     args = ap.parse_args()
     try:
         import matplotlib
@@ -271,16 +276,34 @@ def main():
         plt = None
         print("matplotlib not found: tables only (bash scripts/install_deps.sh installs it into .venv)")
     evals, _ = eval_section(args.results, plt)
-    parts = ["# longqa benchmark report", "",
-             "Made by `bench/make_report.py` from the JSON files in `bench/results/`; each section names the "
-             "program that measured it. CPU numbers come from a 2-core VM.", "",
-             evals, length_section(args.results, plt), retriever_section(args.results), faiss_section(args.results),
-             server_section(args.results), kernels_section(args.results)]
-    out = os.path.join(args.results, "REPORT.md")
-    with open(out + ".tmp", "w", encoding="utf-8") as f:
-        f.write("\n".join(p for p in parts if p is not None) + "\n")
-    os.replace(out + ".tmp", out)
-    print("wrote", out)
+    sections = [evals, length_section(args.results, plt), retriever_section(args.results),
+                faiss_section(args.results), server_section(args.results), kernels_section(args.results)]
+    body = "\n".join(p for p in sections if p)
+    write_atomically(os.path.join(args.results, "REPORT.md"), "\n".join([
+        "# longqa benchmark report", "",
+        "Made by `bench/make_report.py` from the JSON files in `bench/results/`; each section names the "
+        "program that measured it. CPU numbers come from a 2-core VM.", "", body]) + "\n")
+    if args.readme:
+        put_into_readme(args.readme, body, os.path.relpath(args.results, os.path.dirname(os.path.abspath(args.readme))))
+
+
+def write_atomically(path, text):
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+    print("wrote", path)
+
+
+def put_into_readme(readme, body, results_from_readme):
+    begin, end = "<!-- report:begin -->", "<!-- report:end -->"
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise SystemExit(f"{readme}: needs one '{begin}' line followed by one '{end}' line")
+    lines = ["#" + line if line.startswith("## ") else line for line in body.split("\n")]
+    section = "\n".join(lines).replace("](plots/", f"]({results_from_readme}/plots/")
+    head, rest = text.split(begin, 1)
+    write_atomically(readme, head + begin + "\n\n" + section.strip() + "\n\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
