@@ -37,6 +37,12 @@ def load(path):
         return json.load(f)
 
 
+def load_result(results, name):
+    """results/name parsed, or None when that benchmark has not been run."""
+    path = os.path.join(results, name)
+    return load(path) if os.path.exists(path) else None
+
+
 def load_lines(path):
     if not os.path.exists(path):
         return []
@@ -185,10 +191,9 @@ def length_section(results, plt):
 
 
 def retriever_section(results):
-    path = os.path.join(results, "retriever_recall.json")
-    if not os.path.exists(path):
+    r = load_result(results, "retriever_recall.json")
+    if r is None:
         return ""
-    r = load(path)
     rows = []
     for s in r["datasets"]:
         for row in s["rows"]:
@@ -202,10 +207,9 @@ def retriever_section(results):
 
 
 def faiss_section(results):
-    path = os.path.join(results, "faiss_speed.json")
-    if not os.path.exists(path):
+    r = load_result(results, "faiss_speed.json")
+    if r is None:
         return ""
-    r = load(path)
     rows = []
     for row in r["rows"]:
         rows.append([f"{row['vectors']:,}", row["factory"], fmt(row["ours_build"]["per_second"], 0),
@@ -221,9 +225,8 @@ def faiss_section(results):
 
 def server_section(results):
     out = []
-    path = os.path.join(results, "server_load.json")
-    if os.path.exists(path):
-        r = load(path)
+    r = load_result(results, "server_load.json")
+    if r is not None:
         rows = [[x["endpoint"], "on" if x["batching"] else "off", x["clients"], x["requests"],
                  fmt(x["throughput_rps"], 2), fmt(x["p50_ms"], 0), fmt(x["p99_ms"], 0),
                  ", ".join(f"{k}: {v}" for k, v in x["statuses"].items())] for x in r["results"]]
@@ -232,9 +235,8 @@ def server_section(results):
                 f"({r['reader']['num_hidden_layers']} layers, hidden {r['reader']['hidden_size']}), "
                 f"{r['documents']} documents of {r['context_chars']} characters, device {r['device']}.", "",
                 table(["endpoint", "batching", "clients", "requests", "req/s", "p50 ms", "p99 ms", "statuses"], rows), ""]
-    path = os.path.join(results, "robustness.json")
-    if os.path.exists(path):
-        r = load(path)
+    r = load_result(results, "robustness.json")
+    if r is not None:
         out += ["## HTTP server robustness (`scripts/robustness_check.py`)", "",
                 f"- schemathesis: {r['schemathesis']['test_cases']} cases, exit {r['schemathesis']['exit_code']}, "
                 f"statuses {r['schemathesis']['statuses']}",
@@ -250,9 +252,8 @@ def server_section(results):
 
 def kernels_section(results):
     out = []
-    path = os.path.join(results, "attention_cpu.json")
-    if os.path.exists(path):
-        r = load(path)
+    r = load_result(results, "attention_cpu.json")
+    if r is not None:
         rows = [[f"{x['n']:,}", fmt(x["blocked_ms"]), fmt(x.get("reference_ms")) if x.get("reference_ms") else "skipped",
                  fmt(x["reference_ms"] / x["blocked_ms"]) + "×" if x.get("reference_ms") else ""] for x in r["results"]]
         out += ["## LittleBird attention on the CPU (`attention_bench`)", "",

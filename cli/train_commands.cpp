@@ -65,19 +65,6 @@ TrainerOptions trainer_options(const Args& args, const std::string& model_dir) {
   return o;
 }
 
-// The documents' texts under the given paths (any corpus format); bad records are reported.
-std::vector<std::string> read_texts(const std::vector<std::string>& paths) {
-  std::vector<std::string> texts;
-  int64_t errors = 0;
-  retriever::ingest(
-      paths, {}, [&](retriever::Document&& d) { texts.push_back(std::move(d.text)); },
-      [&](const retriever::IngestError& e) {
-        if (++errors <= 20) std::cerr << "skipped " << e.source << ": " << e.message << "\n";
-      });
-  if (errors > 20) std::cerr << "(" << errors << " bad records in all)\n";
-  std::cerr << "read " << texts.size() << " texts\n";
-  return texts;
-}
 
 std::vector<std::string> split_list(const std::string& value) {
   std::vector<std::string> out;
@@ -116,7 +103,16 @@ std::vector<QaExample> qa_examples(const eval::QaDataset& data) {
 }  // namespace
 
 std::vector<std::string> read_corpus_texts(const std::string& comma_separated_paths) {
-  return read_texts(split_list(comma_separated_paths));
+  std::vector<std::string> texts;
+  int64_t errors = 0;
+  retriever::ingest(
+      split_list(comma_separated_paths), {}, [&](retriever::Document&& d) { texts.push_back(std::move(d.text)); },
+      [&](const retriever::IngestError& e) {
+        if (++errors <= 20) std::cerr << "skipped " << e.source << ": " << e.message << "\n";
+      });
+  if (errors > 20) std::cerr << "(" << errors << " bad records in all)\n";
+  std::cerr << "read " << texts.size() << " texts\n";
+  return texts;
 }
 
 int train_reader_command(const Argv& argv) {
@@ -160,7 +156,7 @@ int train_reader_command(const Argv& argv) {
     ClozeOptions cloze;
     cloze.per_text = args.get_int("synthetic-per-text");
     cloze.seed = options.seed;
-    auto synthetic = make_cloze_examples(read_texts(split_list(args.get("synthetic"))), cloze);
+    auto synthetic = make_cloze_examples(read_corpus_texts(args.get("synthetic")), cloze);
     std::cerr << synthetic.size() << " synthetic cloze questions\n";
     examples.insert(examples.end(), synthetic.begin(), synthetic.end());
   }
@@ -212,7 +208,7 @@ int pretrain_command(const Argv& argv) {
   const std::string model_dir = args.get("model");
   auto tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir));
   MlmPretrainer trainer(QaModel::load_encoder(model_dir), tokenizer, trainer_options(args, model_dir), model_dir);
-  const auto result = trainer.train(read_texts(split_list(args.get("corpus"))));
+  const auto result = trainer.train(read_corpus_texts(args.get("corpus")));
   std::cout << "trained " << result.steps << " steps, last loss " << result.last_loss << ", model in " << args.get("out")
             << "\n";
   return 0;
@@ -232,7 +228,7 @@ int distill_command(const Argv& argv) {
   auto tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir));
   DistillTrainer trainer(QaModel::load_encoder(model_dir), QaModel::load_encoder(args.get("teacher")), tokenizer,
                          trainer_options(args, model_dir));
-  const auto texts = read_texts(split_list(args.get("corpus")));
+  const auto texts = read_corpus_texts(args.get("corpus"));
   std::cerr << "distillation loss before training: " << trainer.evaluate(texts) << "\n";
   const auto result = trainer.train(texts);
   std::cout << "trained " << result.steps << " steps, last loss " << result.last_loss << ", model in " << args.get("out")
@@ -267,7 +263,7 @@ int train_retriever_command(const Argv& argv) {
     }
   }
   if (!args.get("ict-corpus").empty()) {
-    auto ict = make_ict_pairs(read_texts(split_list(args.get("ict-corpus"))), static_cast<uint64_t>(args.get_int("seed")));
+    auto ict = make_ict_pairs(read_corpus_texts(args.get("ict-corpus")), static_cast<uint64_t>(args.get_int("seed")));
     pairs.insert(pairs.end(), ict.begin(), ict.end());
   }
   if (pairs.empty()) throw std::invalid_argument("give --pairs and/or --ict-corpus");

