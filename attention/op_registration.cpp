@@ -1,6 +1,6 @@
 // The longqa:: operators. One schema per op; the dispatcher picks the kernel by device:
 //   CPU      -> the blocked libtorch USWAttn / the ATen pack attention (autograd through ATen)
-//   CUDA     -> the fused kernels (usw_attention_cuda.cu) through usw_attention_binding.h
+//   CUDA     -> the fused kernels (usw_attention_forward.cu, usw_attention_backward.cu) through usw_attention_binding.h
 //   Autograd -> CUDA tensors go through a torch::autograd::Function whose backward is the
 //               fused backward; CPU tensors call the ATen versions, which record their own graph.
 // usw_attention_fwd / _bwd and pack_attention_fwd / _bwd expose the CUDA kernels themselves

@@ -5,8 +5,9 @@
 // Torch-free on purpose (FlashAttention's csrc/ model): the binding validates tensors and fills
 // these plain structs; the kernels see pointers, strides and sizes only. The same kernel source
 // also compiles as plain C++ against a CPU emulation of the CUDA thread model
-// (LONGQA_CUDA_EMULATION, see usw_attention_cuda.cu), which lets the tests run the kernels on a
-// machine without a GPU.
+// (LONGQA_CUDA_EMULATION, see cuda_emulation.h), which lets the tests run the kernels on a
+// machine without a GPU. Kernels: usw_attention_forward.cu, usw_attention_backward.cu, and what
+// they share, usw_attention_cuda_common.cuh.
 #pragma once
 #include <cstdint>
 
@@ -163,7 +164,8 @@ void attention_backward(const BackwardParams& p, void* stream);
 }  // namespace cuda
 
 // The same kernels run by the CPU emulation of the CUDA thread model (tests only; defined
-// where usw_attention_cuda.cu is compiled with LONGQA_CUDA_EMULATION).
+// where usw_attention_forward.cu / usw_attention_backward.cu are compiled with
+// LONGQA_CUDA_EMULATION).
 namespace emu {
 void attention_forward(const AttentionParams& p, void* stream);
 void attention_backward(const BackwardParams& p, void* stream);

@@ -18,7 +18,7 @@ list(APPEND CMAKE_PREFIX_PATH "${_torch_prefix}")
 find_package(Threads REQUIRED)
 find_package(Torch REQUIRED)
 
-# Fused CUDA kernels (attention/usw_attention_cuda.cu): on by default when the found libtorch
+# Fused CUDA kernels (attention/usw_attention_forward.cu, usw_attention_backward.cu): on by default when the found libtorch
 # is a CUDA build (its config then has enabled the CUDA language and found nvcc).
 if(CAFFE2_USE_CUDA AND CMAKE_CUDA_COMPILER)
   set(_longqa_cuda_default ON)
