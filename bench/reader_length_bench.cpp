@@ -23,6 +23,7 @@
 
 #include "longqa/qa_model.h"
 #include "longqa/reader.h"
+#include "longqa/threads.h"
 #include "longqa/tokenizer.h"
 
 using namespace longqa;
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
   }
   if (out_path.empty())
     out_path = source + "/bench/results/reader_length_" + fs::path(model_dir).lexically_normal().filename().string() + ".json";
-  if (threads > 0) at::set_num_threads(threads);
+  set_compute_threads(threads);
   std::string text;
   {
     std::ifstream in(text_path);

@@ -3,11 +3,11 @@
 
 #include "args.h"
 #include "commands.h"
-#include "longqa/convert.h"
 #include "longqa/model_config.h"
 #include "longqa/qa_model.h"
-#include "longqa/reader_trainer.h"
 #include "longqa/tokenizer.h"
+#include "longqa/training/convert.h"
+#include "longqa/training/reader_trainer.h"
 
 namespace fs = std::filesystem;
 

@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "longqa/threads.h"
 #include "server/server.h"
 #include "server/settings.h"
 
@@ -42,6 +43,7 @@ int serve_command(const Argv& argv) {
   const auto settings =
       server::resolve_settings(flags, server::settings_from_environment([](const char* name) { return std::getenv(name); }), config);
 
+  set_compute_threads(static_cast<int>(settings.reader_threads));  // process-wide: the application sets it
   server::Server server(settings);
   return server.run();
 }

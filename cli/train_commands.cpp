@@ -7,11 +7,12 @@
 #include "args.h"
 #include "commands.h"
 #include "longqa/corpus.h"
-#include "longqa/encoder_trainers.h"
 #include "longqa/qa_dataset.h"
 #include "longqa/qa_metrics.h"
 #include "longqa/reader.h"
-#include "longqa/synthetic_qa.h"
+#include "longqa/threads.h"
+#include "longqa/training/encoder_trainers.h"
+#include "longqa/training/synthetic_qa.h"
 
 namespace fs = std::filesystem;
 
@@ -61,7 +62,7 @@ TrainerOptions trainer_options(const Args& args, const std::string& model_dir) {
   o.device = args.get("device");
   o.bf16 = !args.is_set("no-bf16");
   o.resume = args.is_set("resume");
-  if (args.get_int("threads") > 0) at::set_num_threads(static_cast<int>(args.get_int("threads")));
+  set_compute_threads(static_cast<int>(args.get_int("threads")));
   return o;
 }
 

@@ -38,7 +38,6 @@ void check_options(const ReaderOptions& o) {
   require(o.window_tokens >= 0, "window_tokens must be >= 0 (0 = the model's maximum)");
   require(o.overlap_tokens >= -1, "overlap_tokens must be >= 0 (or -1 for a quarter of the window)");
   require(o.batch_windows > 0, "batch_windows must be > 0");
-  require(o.num_threads >= 0, "num_threads must be >= 0");
 }
 
 }  // namespace
@@ -55,7 +54,6 @@ Reader::Reader(std::shared_ptr<const QaModel> model, std::shared_ptr<const Token
     throw std::invalid_argument("tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
                                 " tokens but the model's vocab_size is " +
                                 std::to_string(model_->config().vocab_size));
-  if (options_.num_threads > 0) at::set_num_threads(options_.num_threads);
 }
 
 Reader::~Reader() = default;
@@ -166,6 +164,13 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
     }
   }
   return results;
+}
+
+int64_t Reader::count_tokens(const ReadRequest& request) const {
+  const auto question = static_cast<int64_t>(tokenizer_->tokenize(request.question).size());
+  int64_t tokens = 0;
+  for (const auto& document : request.documents) tokens += question + static_cast<int64_t>(tokenizer_->tokenize(document).size());
+  return tokens;
 }
 
 }  // namespace longqa

@@ -36,7 +36,6 @@ LoadedReader load_reader(const ServerSettings& settings) {
   options.overlap_tokens = settings.overlap_tokens;
   options.batch_windows = settings.batch_windows;
   options.allow_no_answer = settings.allow_no_answer;
-  options.num_threads = static_cast<int>(settings.reader_threads);
 
   const ModelConfig& c = model->config();
   nlohmann::json info = {{"dir", settings.reader_dir},

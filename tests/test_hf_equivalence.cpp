@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <string>
 
-#include "longqa/convert.h"
 #include "longqa/qa_model.h"
 #include "longqa/safetensors.h"
+#include "longqa/training/convert.h"
 
 namespace fs = std::filesystem;
 using namespace longqa;

@@ -8,11 +8,11 @@
 #include <numeric>
 #include <random>
 
-#include "longqa/encoder_trainers.h"
 #include "longqa/qa_model.h"
 #include "longqa/reader.h"
-#include "longqa/reader_trainer.h"
-#include "longqa/synthetic_qa.h"
+#include "longqa/training/encoder_trainers.h"
+#include "longqa/training/reader_trainer.h"
+#include "longqa/training/synthetic_qa.h"
 #include "test_util.h"
 
 using namespace longqa;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "longqa/threads.h"  // the CPU thread count is the application's: set_compute_threads
+
 namespace longqa {
 
 class QaModel;
@@ -20,7 +22,6 @@ struct ReaderOptions {
   bool allow_no_answer = false;     // return an empty answer when [CLS] outscores every span
   double no_answer_threshold = 0.0; // null score must exceed best span score by this much
   int64_t batch_windows = 8;        // windows per forward pass
-  int num_threads = 0;              // intra-op threads; 0 = leave libtorch's setting
 };
 
 struct Answer {
@@ -49,6 +50,9 @@ class Reader {
   std::vector<Answer> read(const ReadRequest& request) const;
   // Several questions at once: their windows share forward passes.
   std::vector<std::vector<Answer>> read_batch(const std::vector<ReadRequest>& requests) const;
+  // Tokens a read of `request` reads: the question's once per document, plus each document's
+  // (before windowing; what batching and throughput figures count).
+  int64_t count_tokens(const ReadRequest& request) const;
 
   const ReaderOptions& options() const { return options_; }
   const QaModel& model() const { return *model_; }

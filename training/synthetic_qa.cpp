@@ -1,4 +1,4 @@
-#include "longqa/synthetic_qa.h"
+#include "longqa/training/synthetic_qa.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,7 +1,7 @@
 // The training loop every trainer shares: AdamW with linear warmup and decay, gradient
 // accumulation and clipping, a progress line, periodic checkpoints (weights, optimizer
 // state, step) written atomically, exact resume, periodic evaluation.
-// Private to reader/.
+// Private to training/.
 #pragma once
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "longqa/reader_trainer.h"
+#include "longqa/training/reader_trainer.h"
 
 namespace longqa {
 

@@ -1,4 +1,4 @@
-#include "longqa/encoder_trainers.h"
+#include "longqa/training/encoder_trainers.h"
 
 #include <torch/torch.h>
 

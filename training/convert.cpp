@@ -1,4 +1,4 @@
-#include "longqa/convert.h"
+#include "longqa/training/convert.h"
 
 #include <filesystem>
 #include <stdexcept>

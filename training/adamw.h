@@ -1,6 +1,6 @@
 // AdamW (decoupled weight decay) over named parameters, with its state as named
 // tensors so that a checkpoint is one safetensors file and a resume is exact.
-// Private to reader/.
+// Private to training/.
 #pragma once
 #include <torch/torch.h>
 

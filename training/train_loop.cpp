@@ -1,9 +1,6 @@
 #include "train_loop.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,23 +8,17 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "adamw.h"
+#include "longqa/common/progress.h"
 #include "longqa/safetensors.h"
 
 namespace fs = std::filesystem;
 
 namespace longqa {
 namespace {
-
-std::string format_duration(double seconds) {
-  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  return buf;
-}
 
 int64_t checkpoint_step(const fs::path& path) {
   const std::string name = path.filename().string();
@@ -129,9 +120,11 @@ TrainResult run_train_loop(NamedTensors& params, const TrainerOptions& options, 
   };
 
   fs::create_directories(options.out_dir);
-  const bool tty = isatty(2);
-  const auto started = std::chrono::steady_clock::now();
-  const int64_t first_step = step;
+  // A line every log_every steps: loss, learning rate and tokens/s next to the step count,
+  // rate and ETA (counted from this run's first step when resumed).
+  std::optional<Progress> progress;
+  if (options.progress) progress.emplace("steps", total_steps).starting_at(step);
+  std::string report;  // the loss, lr and tok/s of the last line
   double loss_sum = 0;
   int64_t loss_count = 0, tokens = 0;
   for (; step < total_steps; ++step) {
@@ -149,35 +142,30 @@ TrainResult run_train_loop(NamedTensors& params, const TrainerOptions& options, 
     const int64_t done = step + 1;
     if (done % options.log_every == 0 || done == total_steps) {
       result.last_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, loss_count));
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      const double per_step_s = elapsed / static_cast<double>(done - first_step);
-      if (options.progress) {
-        char line[256];
-        std::snprintf(line, sizeof line, "step %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | elapsed %s | ETA %s",
-                      static_cast<long long>(done), static_cast<long long>(total_steps), result.last_loss,
-                      learning_rate(step), static_cast<double>(tokens) / std::max(elapsed, 1e-9),
-                      format_duration(elapsed).c_str(),
-                      format_duration(per_step_s * static_cast<double>(total_steps - done)).c_str());
-        std::cerr << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
+      if (progress) {
+        char text[128];
+        std::snprintf(text, sizeof text, "loss %.4f  lr %.2e  %.0f tok/s", result.last_loss, learning_rate(step),
+                      static_cast<double>(tokens) / std::max(progress->elapsed_seconds(), 1e-9));
+        report = text;
+        progress->show(done, report);
       }
       loss_sum = 0;
       loss_count = 0;
     }
     const bool interrupted = options.stop_after > 0 && done == options.stop_after && done < total_steps;
-    if (done < total_steps && ((options.save_every > 0 && done % options.save_every == 0) || interrupted)) {
-      if (options.progress && tty) std::cerr << "\n";
+    if (done < total_steps && ((options.save_every > 0 && done % options.save_every == 0) || interrupted))
       save_checkpoint(done);
-    }
     if (interrupted) {
+      if (progress) progress->finish(done, report);
       result.steps = done;
       return result;  // as if killed here: the final model files are not written
     }
     if (options.eval_every > 0 && done % options.eval_every == 0 && done < total_steps) {
-      if (options.progress && tty) std::cerr << "\n";
+      if (progress) progress->clear();
       evaluate();
     }
   }
-  if (options.progress && tty) std::cerr << "\n";
+  if (progress) progress->finish(step, report);
   save_checkpoint(step);
   hooks.save_model(options.out_dir);
   evaluate();

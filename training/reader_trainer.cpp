@@ -1,4 +1,4 @@
-#include "longqa/reader_trainer.h"
+#include "longqa/training/reader_trainer.h"
 
 #include <torch/torch.h>
 

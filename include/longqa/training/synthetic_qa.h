@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "longqa/reader_trainer.h"
+#include "longqa/training/reader_trainer.h"
 
 namespace longqa {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "longqa/qa_model.h"
-#include "longqa/reader_trainer.h"
+#include "longqa/training/reader_trainer.h"
 #include "longqa/tokenizer.h"
 
 namespace longqa {
