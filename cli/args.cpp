@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "longqa/common/parse_number.h"
+
 namespace longqa::cli {
 
 Args& Args::option(const std::string& name, const std::string& help, std::optional<std::string> default_value) {
@@ -62,28 +64,14 @@ std::string Args::get(const std::string& name) const {
 
 int64_t Args::get_int(const std::string& name) const {
   const std::string v = get(name);
-  size_t used = 0;
-  int64_t out = 0;
-  try {
-    out = std::stoll(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty()) throw std::invalid_argument(command_ + ": --" + name + " expects an integer, got '" + v + "'");
-  return out;
+  if (const auto out = parse_int64(v)) return *out;
+  throw std::invalid_argument(command_ + ": --" + name + " expects an integer, got '" + v + "'");
 }
 
 double Args::get_double(const std::string& name) const {
   const std::string v = get(name);
-  size_t used = 0;
-  double out = 0;
-  try {
-    out = std::stod(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty()) throw std::invalid_argument(command_ + ": --" + name + " expects a number, got '" + v + "'");
-  return out;
+  if (const auto out = parse_double(v)) return *out;
+  throw std::invalid_argument(command_ + ": --" + name + " expects a number, got '" + v + "'");
 }
 
 bool Args::is_set(const std::string& name) const { return values_.count(name) != 0; }

@@ -1,16 +1,14 @@
 // longqa index build|add|delete|info|repair: thin commands over retriever::Index.
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "args.h"
 #include "commands.h"
+#include "longqa/common/progress.h"
+#include "longqa/common/stopwatch.h"
 #include "longqa/index.h"
 #include "longqa/text_encoder.h"
 
@@ -19,9 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace longqa::retriever;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Takes `--name V1 V2 ...` (values up to the next --option) and `--name=V` out of argv: the
 // values of options that accept many.
@@ -40,62 +35,6 @@ std::vector<std::string> take_list(Argv& argv, const std::string& name) {
   argv = std::move(rest);
   return values;
 }
-
-std::string duration_text(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  std::ostringstream out;
-  if (s >= 3600) out << s / 3600 << ":" << std::setw(2) << std::setfill('0') << s / 60 % 60;
-  else out << s / 60;
-  out << ":" << std::setw(2) << std::setfill('0') << s % 60;
-  return out.str();
-}
-
-// A progress line on stderr: redrawn in place on a terminal, a line every 10 s otherwise.
-class Progress {
- public:
-  explicit Progress(int64_t total) : total_(total), tty_(::isatty(STDERR_FILENO)) {}
-
-  void update(int64_t documents, int64_t passages) {
-    const double elapsed = seconds_since(start_);
-    if (elapsed - last_ < (tty_ ? 0.2 : 10.0)) return;
-    last_ = elapsed;
-    draw(documents, passages, elapsed);
-  }
-  void finish(int64_t documents, int64_t passages) {
-    if (tty_ || documents != drawn_) draw(documents, passages, seconds_since(start_));
-    if (tty_) std::cerr << "\n";
-  }
-  // Before another message, so that it does not land in the middle of the bar.
-  void clear() const {
-    if (tty_) std::cerr << "\r\033[K";
-  }
-
- private:
-  void draw(int64_t documents, int64_t passages, double elapsed) {
-    drawn_ = documents;
-    const double rate = elapsed > 0 ? static_cast<double>(documents) / elapsed : 0;
-    std::ostringstream line;
-    if (total_ > 0) {
-      const double fraction = std::min(1.0, static_cast<double>(documents) / static_cast<double>(total_));
-      const int filled = static_cast<int>(fraction * 24);
-      line << "[" << std::string(static_cast<size_t>(filled), '#') << std::string(static_cast<size_t>(24 - filled), '.')
-           << "] " << std::setw(3) << static_cast<int>(fraction * 100) << "%  " << documents << "/" << total_;
-    } else {
-      line << documents;
-    }
-    line << " documents  " << passages << " passages  " << std::fixed << std::setprecision(1) << rate << " docs/s";
-    if (total_ > 0 && rate > 0 && documents < total_)
-      line << "  ETA " << duration_text(static_cast<double>(total_ - documents) / rate);
-    line << "  " << duration_text(elapsed);
-    std::cerr << (tty_ ? "\r\033[K" : "") << line.str() << (tty_ ? "" : "\n") << std::flush;
-  }
-
-  int64_t total_;
-  bool tty_;
-  Clock::time_point start_ = Clock::now();
-  double last_ = -1e9;
-  int64_t drawn_ = -1;  // documents of the last line drawn
-};
 
 void add_ingest_options(Args& args) {
   args.option("corpus", "corpus files or folders, one or more (.jsonl, .json SQuAD/KorQuAD, .txt, .md, .html)")
@@ -124,7 +63,7 @@ struct IngestPlan {
   IngestOptions options;
   int64_t batch_size = 0;
   int64_t total = 0;  // documents the corpus holds
-  Clock::time_point start = Clock::now();
+  Stopwatch clock;
 };
 
 // A first pass counts the documents, for the percentage and the ETA (parsing is cheap next to
@@ -147,7 +86,7 @@ IngestPlan plan_ingest(std::vector<std::string> paths, const Args& args) {
 // Ingests into the index in batches with a progress bar, then commits. Returns the exit code:
 // 0, also when bad records were skipped (the summary counts them).
 int ingest_into(Index& index, const IngestPlan& plan) {
-  Progress progress(plan.total);
+  Progress progress("documents", plan.total);
   int64_t documents = 0, passages = 0, replaced = 0, bad = 0;
   std::vector<Document> batch;
   auto flush = [&] {
@@ -157,7 +96,7 @@ int ingest_into(Index& index, const IngestPlan& plan) {
     documents += added.documents;
     passages += added.passages;
     replaced += added.replaced;
-    progress.update(documents, passages);
+    progress.update(documents, std::to_string(passages) + " passages");
   };
   ingest(
       plan.paths, plan.options,
@@ -171,10 +110,10 @@ int ingest_into(Index& index, const IngestPlan& plan) {
         ++bad;
       });
   flush();
-  progress.finish(documents, passages);
+  progress.finish(documents, std::to_string(passages) + " passages");
   index.commit();
 
-  const double elapsed = seconds_since(plan.start);
+  const double elapsed = plan.clock.seconds();
   const auto stats = index.stats();
   std::cout << "indexed " << documents << " documents (" << passages << " passages) in " << std::fixed
             << std::setprecision(1) << elapsed << " s: " << static_cast<double>(documents) / std::max(elapsed, 1e-9)

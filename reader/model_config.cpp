@@ -1,9 +1,6 @@
 // ModelConfig from and to Hugging Face style config.json; see model_config.h.
 #include "longqa/model_config.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -11,6 +8,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
+
+#include "longqa/common/atomic_file.h"
+#include "longqa/common/errors.h"
 
 namespace longqa {
 namespace {
@@ -22,9 +22,19 @@ constexpr const char* kModelTypeList = "littlebird, bert, electra";
 constexpr const char* kActivations[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"};
 constexpr const char* kActivationList = "gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu";
 
-[[noreturn]] void fail(const std::string& where, const std::string& what) {
-  throw std::invalid_argument(where + ": " + what);
+// Where a config comes from: a file (its errors are FileFormatError) or code (std::invalid_argument).
+struct Origin {
+  const std::string& name;
+  bool is_file;
+};
+const std::string kInCode = "model config";
+
+[[noreturn]] void fail(const Origin& where, const std::string& what) {
+  if (where.is_file) throw FileFormatError(where.name, what);
+  throw std::invalid_argument(where.name + ": " + what);
 }
+
+[[noreturn]] void fail(const std::string& file, const std::string& what) { fail(Origin{file, true}, what); }
 
 template <size_t N>
 bool one_of(const std::string& value, const char* const (&choices)[N]) {
@@ -67,12 +77,12 @@ void read(const json& j, const char* key, std::string& out, const std::string& o
   out = v->get<std::string>();
 }
 
-void check_model_type(const std::string& type, const std::string& where) {
+void check_model_type(const std::string& type, const Origin& where) {
   if (!one_of(type, kModelTypes))
     fail(where, "unsupported model_type '" + type + "' (supported: " + kModelTypeList + ")");
 }
 
-void check(const ModelConfig& c, const std::string& where) {
+void check(const ModelConfig& c, const Origin& where) {
   check_model_type(c.model_type, where);
   const std::pair<const char*, int64_t> positive[] = {
       {"vocab_size", c.vocab_size},
@@ -103,11 +113,11 @@ void check(const ModelConfig& c, const std::string& where) {
 
 }  // namespace
 
-void ModelConfig::validate() const { check(*this, "model config"); }
+void ModelConfig::validate() const { check(*this, {kInCode, false}); }
 
 std::string ModelConfig::weight_prefix() const {
   // The Hugging Face base-model attribute (bert., electra., littlebird.) is the model type.
-  check_model_type(model_type, "model config");
+  check_model_type(model_type, {kInCode, false});
   return model_type;
 }
 
@@ -136,7 +146,7 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
 
   ModelConfig c;
   read(j, "model_type", c.model_type, origin);
-  check_model_type(c.model_type, origin);
+  check_model_type(c.model_type, {origin, true});
   read(j, "vocab_size", c.vocab_size, origin);
   read(j, "hidden_size", c.hidden_size, origin);
   read(j, "num_hidden_layers", c.num_hidden_layers, origin);
@@ -154,12 +164,12 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   read(j, "max_seq_length", c.max_seq_length, origin);
   // ElectraConfig's embedding_size defaults to the hidden size.
   if (c.model_type == "electra" && c.embedding_size == -1) c.embedding_size = c.hidden_size;
-  check(c, origin);
+  check(c, {origin, true});
   return c;
 }
 
 std::string ModelConfig::to_json_string() const {
-  check_model_type(model_type, "model config");
+  check_model_type(model_type, {kInCode, false});
   const char* architecture = model_type == "bert"      ? "BertForQuestionAnswering"
                              : model_type == "electra" ? "ElectraForQuestionAnswering"
                                                        : "LittleBirdForQuestionAnswering";
@@ -186,29 +196,7 @@ std::string ModelConfig::to_json_string() const {
   return j.dump(2) + "\n";
 }
 
-void ModelConfig::save(const std::string& path) const {
-  const std::string text = to_json_string();
-  // Temp file + rename: readers never see a partial config.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(tmp, std::string("cannot create: ") + std::strerror(errno));
-  std::string error;
-  for (size_t done = 0; error.empty() && done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n >= 0)
-      done += size_t(n);
-    else if (errno != EINTR)
-      error = std::string("write failed: ") + std::strerror(errno);
-  }
-  if (error.empty() && ::fsync(fd) != 0) error = std::string("fsync failed: ") + std::strerror(errno);
-  if (::close(fd) != 0 && error.empty()) error = std::string("close failed: ") + std::strerror(errno);
-  if (error.empty() && ::rename(tmp.c_str(), path.c_str()) != 0)
-    error = "cannot rename " + tmp + " to it: " + std::strerror(errno);
-  if (!error.empty()) {
-    ::unlink(tmp.c_str());
-    fail(path, error);
-  }
-}
+void ModelConfig::save(const std::string& path) const { write_file_atomic(path, to_json_string()); }
 
 bool ModelConfig::operator==(const ModelConfig& o) const {
   auto fields = [](const ModelConfig& c) {

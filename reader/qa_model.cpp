@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "longqa/common/errors.h"
 #include "layers.h"
 #include "longqa/safetensors.h"
 
@@ -84,7 +85,7 @@ QaModel QaModel::random(const ModelConfig& config, uint64_t seed) {
 
 QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
   const fs::path root(dir);
-  if (!fs::is_directory(root)) throw std::runtime_error(dir + ": not a model directory");
+  if (!fs::is_directory(root)) throw FileFormatError(dir, "not a model directory");
   QaModel model(ModelConfig::from_json_file((root / "config.json").string()));
   Checkpoint checkpoint(dir);
   const ModelConfig& config = model.config();
@@ -108,22 +109,22 @@ QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
     const std::string stored = head ? name : stored_name(name);
     expected.insert(stored);
     if (!checkpoint.contains(stored))
-      throw std::runtime_error(dir + ": checkpoint has no tensor '" + stored + "' (a " + config.model_type +
-                               (with_head ? " question-answering" : "") + " model needs it)");
+      throw FileFormatError(dir, "checkpoint has no tensor '" + stored + "' (a " + config.model_type +
+                                         (with_head ? " question-answering" : "") + " model needs it)");
     at::Tensor t = checkpoint.get(stored);
     if (t.sizes() != at::IntArrayRef(shape))
-      throw std::runtime_error(checkpoint.file_of(stored) + ": tensor '" + stored + "' has shape " +
-                               shape_string(t.sizes()) + ", config.json implies " + shape_string(shape));
+      throw FileFormatError(checkpoint.file_of(stored), "tensor '" + stored + "' has shape " +
+                                                            shape_string(t.sizes()) + ", config.json implies " + shape_string(shape));
     if (!at::isFloatingType(t.scalar_type()))
-      throw std::runtime_error(checkpoint.file_of(stored) + ": tensor '" + stored + "' has non-float dtype " +
-                               checkpoint.info(stored).dtype);
+      throw FileFormatError(checkpoint.file_of(stored), "tensor '" + stored + "' has non-float dtype " +
+                                                            checkpoint.info(stored).dtype);
     // float32 tensors stay zero-copy views of the mapping (read-only); others are converted.
     model.parameters()[name] = t.to(at::kFloat);
   }
   for (const auto& name : checkpoint.names()) {
     if (!expected.count(name) && !ignorable(name))
-      throw std::runtime_error(checkpoint.file_of(name) + ": unexpected tensor '" + name + "' for a " +
-                               config.model_type + " model with this config.json");
+      throw FileFormatError(checkpoint.file_of(name), "unexpected tensor '" + name + "' for a " +
+                                                          config.model_type + " model with this config.json");
   }
   return model;
 }

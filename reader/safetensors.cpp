@@ -17,6 +17,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "longqa/common/atomic_file.h"
+#include "longqa/common/errors.h"
+
 namespace longqa {
 namespace {
 
@@ -52,9 +55,8 @@ const Dtype* find_dtype(at::ScalarType type) {
   return nullptr;
 }
 
-[[noreturn]] void fail(const std::string& where, const std::string& what) {
-  throw std::runtime_error(where + ": " + what);
-}
+// A file that cannot be read as safetensors.
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw FileFormatError(path, what); }
 
 std::string tensor_ref(const std::string& name) { return "tensor '" + name + "'"; }
 
@@ -78,25 +80,25 @@ struct Fd {
 
 TensorInfo parse_entry(const std::string& path, const std::string& name, const json& entry,
                        uint64_t data_size) {
-  const std::string where = path + ": " + tensor_ref(name);
-  if (!entry.is_object()) fail(where, "header entry is not a JSON object");
+  const auto bad = [&](const std::string& what) { fail(path, tensor_ref(name) + ": " + what); };
+  if (!entry.is_object()) bad("header entry is not a JSON object");
 
   TensorInfo info;
   const auto dtype = entry.find("dtype");
-  if (dtype == entry.end() || !dtype->is_string()) fail(where, "missing or non-string \"dtype\"");
+  if (dtype == entry.end() || !dtype->is_string()) bad("missing or non-string \"dtype\"");
   info.dtype = dtype->get<std::string>();
   const Dtype* d = find_dtype(info.dtype);
-  if (!d) fail(where, "unknown dtype '" + info.dtype + "' (supported: " + kDtypeList + ")");
+  if (!d) bad("unknown dtype '" + info.dtype + "' (supported: " + kDtypeList + ")");
 
   const auto shape = entry.find("shape");
-  if (shape == entry.end() || !shape->is_array()) fail(where, "missing or non-array \"shape\"");
+  if (shape == entry.end() || !shape->is_array()) bad("missing or non-array \"shape\"");
   uint64_t numel = 1;
   bool overflow = false;
   for (const json& dim : *shape) {
-    if (!dim.is_number_integer()) fail(where, "shape " + shape->dump() + " holds a non-integer");
-    if (!dim.is_number_unsigned()) fail(where, "negative dimension in shape " + shape->dump());
+    if (!dim.is_number_integer()) bad("shape " + shape->dump() + " holds a non-integer");
+    if (!dim.is_number_unsigned()) bad("negative dimension in shape " + shape->dump());
     const uint64_t n = dim.get<uint64_t>();
-    if (n > uint64_t(INT64_MAX)) fail(where, "dimension too large in shape " + shape->dump());
+    if (n > uint64_t(INT64_MAX)) bad("dimension too large in shape " + shape->dump());
     info.shape.push_back(int64_t(n));
     overflow |= __builtin_mul_overflow(numel, n, &numel);
   }
@@ -104,32 +106,19 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const j
   const auto offsets = entry.find("data_offsets");
   if (offsets == entry.end() || !offsets->is_array() || offsets->size() != 2 ||
       !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
-    fail(where, "\"data_offsets\" must be [begin, end] with non-negative integers");
+    bad("\"data_offsets\" must be [begin, end] with non-negative integers");
   const uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
   const std::string range = "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]";
-  if (begin > end) fail(where, range + " have begin > end");
-  if (end > data_size)
-    fail(where, range + " exceed data section of " + std::to_string(data_size) + " bytes");
+  if (begin > end) bad(range + " have begin > end");
+  if (end > data_size) bad(range + " exceed data section of " + std::to_string(data_size) + " bytes");
   uint64_t bytes = 0;
   overflow |= __builtin_mul_overflow(numel, uint64_t(d->size), &bytes);
   if (overflow || end - begin != bytes)
-    fail(where, range + " hold " + std::to_string(end - begin) + " bytes but " + info.dtype + " " +
-                    shape_text(info.shape) + " needs " +
-                    (overflow ? std::string("more than 2^64") : std::to_string(bytes)));
+    bad(range + " hold " + std::to_string(end - begin) + " bytes but " + info.dtype + " " + shape_text(info.shape) +
+        " needs " + (overflow ? std::string("more than 2^64") : std::to_string(bytes)));
   info.begin = int64_t(begin);
   info.end = int64_t(end);
   return info;
-}
-
-void write_all(int fd, const std::string& path, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path, "write failed: " + errno_text());
-    p += n;
-    size -= size_t(n);
-  }
 }
 
 }  // namespace
@@ -297,14 +286,17 @@ void save_safetensors(const std::string& path, const std::map<std::string, at::T
   std::vector<Entry> entries;
   entries.reserve(tensors.size());
   for (const auto& [name, tensor] : tensors) {
-    const std::string where = path + ": " + tensor_ref(name);
-    if (name == "__metadata__") fail(where, "the name is reserved for the metadata");
-    if (!tensor.defined()) fail(where, "tensor is undefined");
-    if (tensor.layout() != at::kStrided) fail(where, "only dense (strided) tensors can be saved");
+    // What the caller passed, not a file's fault: std::runtime_error.
+    const auto refuse = [&](const std::string& what) {
+      throw std::runtime_error(path + ": " + tensor_ref(name) + ": " + what);
+    };
+    if (name == "__metadata__") refuse("the name is reserved for the metadata");
+    if (!tensor.defined()) refuse("tensor is undefined");
+    if (tensor.layout() != at::kStrided) refuse("only dense (strided) tensors can be saved");
     const Dtype* dtype = find_dtype(tensor.scalar_type());
     if (!dtype)
-      fail(where, std::string("dtype ") + c10::toString(tensor.scalar_type()) +
-                      " is not supported (supported: " + kDtypeList + ")");
+      refuse(std::string("dtype ") + c10::toString(tensor.scalar_type()) + " is not supported (supported: " +
+             kDtypeList + ")");
     entries.push_back({&name, dtype, tensor.to(at::kCPU).contiguous()});
   }
   // Larger elements first, then by name, as Hugging Face's writer does: with no gaps
@@ -327,33 +319,17 @@ void save_safetensors(const std::string& path, const std::map<std::string, at::T
   try {
     text = header.dump();
   } catch (const json::type_error& e) {
-    fail(path, std::string("tensor names and metadata must be valid UTF-8: ") + e.what());
+    throw std::runtime_error(path + ": tensor names and metadata must be valid UTF-8: " + e.what());
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   unsigned char size_bytes[8];
   for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
 
-  // Write a temporary file and rename it over `path`: readers never see a partial file.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  Fd out{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-  if (out.fd < 0) fail(tmp, "cannot create: " + errno_text());
-  try {
-    write_all(out.fd, tmp, size_bytes, sizeof size_bytes);
-    write_all(out.fd, tmp, text.data(), text.size());
-    for (const Entry& e : entries) write_all(out.fd, tmp, e.data.data_ptr(), e.data.nbytes());
-    if (::fsync(out.fd) != 0) fail(tmp, "fsync failed: " + errno_text());
-    const int rc = ::close(out.fd);
-    out.fd = -1;
-    if (rc != 0) fail(tmp, "close failed: " + errno_text());
-    if (::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "cannot rename " + tmp + " to it: " + errno_text());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename itself durable; a failure here leaves a complete file, so it is not fatal.
-  fs::path dir = fs::path(path).parent_path();
-  Fd dir_fd{::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (dir_fd.fd >= 0) ::fsync(dir_fd.fd);
+  AtomicFile out(path);  // a temporary file renamed over `path`: readers never see a partial file
+  out.write(size_bytes, sizeof size_bytes);
+  out.write(text);
+  for (const Entry& e : entries) out.write(e.data.data_ptr(), e.data.nbytes());
+  out.commit();
 }
 
 }  // namespace longqa

@@ -19,6 +19,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "longqa/common/errors.h"
 #include "layers.h"
 #include "longqa/qa_model.h"
 #include "longqa/tokenizer.h"
@@ -31,11 +32,11 @@ namespace {
 
 json read_json(const fs::path& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": cannot open: " + std::strerror(errno));
+  if (!in) throw FileFormatError(path.string(), std::string("cannot open: ") + std::strerror(errno));
   try {
     return json::parse(in);
   } catch (const json::parse_error& e) {
-    throw std::runtime_error(path.string() + ": invalid JSON: " + e.what());
+    throw FileFormatError(path.string(), std::string("invalid JSON: ") + e.what());
   }
 }
 
@@ -69,13 +70,13 @@ class Checksum {
     if (fd < 0 || ::fstat(fd, &st) != 0) {
       const std::string reason = std::strerror(errno);
       if (fd >= 0) ::close(fd);
-      throw std::runtime_error(path.string() + ": cannot read: " + reason);
+      throw FileFormatError(path.string(), "cannot read: " + reason);
     }
     const size_t size = static_cast<size_t>(st.st_size);
     void* data = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
     const int map_errno = errno;
     ::close(fd);
-    if (data == MAP_FAILED) throw std::runtime_error(path.string() + ": cannot map: " + std::strerror(map_errno));
+    if (data == MAP_FAILED) throw FileFormatError(path.string(), std::string("cannot map: ") + std::strerror(map_errno));
     if (data) {
       ::madvise(data, size, MADV_SEQUENTIAL);
       update(data, size);
@@ -119,15 +120,14 @@ Pooling read_pooling(const fs::path& path, int64_t hidden_size) {
   };
   for (const char* key : {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
                           "pooling_mode_lasttoken"})
-    if (flag(key)) throw std::runtime_error(path.string() + ": " + key + " is not supported (mean, cls or max only)");
+    if (flag(key)) throw FileFormatError(path.string(), std::string(key) + " is not supported (mean, cls or max only)");
   const int modes = flag("pooling_mode_mean_tokens") + flag("pooling_mode_cls_token") + flag("pooling_mode_max_tokens");
   if (modes != 1)
-    throw std::runtime_error(path.string() +
-                             ": exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, "
+    throw FileFormatError(path.string(), "exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, "
                              "pooling_mode_max_tokens must be true (concatenated modes are not supported)");
   const auto dim = config.find("word_embedding_dimension");
   if (dim != config.end() && dim->is_number_integer() && dim->get<int64_t>() != hidden_size)
-    throw std::runtime_error(path.string() + ": word_embedding_dimension " + std::to_string(dim->get<int64_t>()) +
+    throw FileFormatError(path.string(), "word_embedding_dimension " + std::to_string(dim->get<int64_t>()) +
                              " differs from the model's hidden_size " + std::to_string(hidden_size));
   return flag("pooling_mode_cls_token") ? Pooling::kCls : flag("pooling_mode_max_tokens") ? Pooling::kMax : Pooling::kMean;
 }
@@ -140,7 +140,7 @@ std::vector<fs::path> weight_files(const fs::path& dir) {
   std::set<std::string> shards;
   for (const auto& [name, file] : map.items())
     if (file.is_string()) shards.insert(file.get<std::string>());
-  if (shards.empty()) throw std::runtime_error(index.string() + ": no shards in 'weight_map'");
+  if (shards.empty()) throw FileFormatError(index.string(), "no shards in 'weight_map'");
   std::vector<fs::path> files;
   for (const auto& shard : shards) files.push_back(dir / shard);
   return files;
@@ -150,7 +150,7 @@ std::vector<fs::path> weight_files(const fs::path& dir) {
 
 TextEncoder TextEncoder::load(const std::string& dir, const std::string& device) {
   const fs::path root(dir);
-  if (!fs::is_directory(root)) throw std::runtime_error(dir + ": not a directory");
+  if (!fs::is_directory(root)) throw FileFormatError(dir, "not a directory");
   TextEncoder encoder;
   fs::path model_dir = root;
   fs::path pooling_config;
@@ -159,7 +159,7 @@ TextEncoder TextEncoder::load(const std::string& dir, const std::string& device)
     // sentence-transformers: normalised only when a Normalize module says so.
     encoder.normalize_ = false;
     const json modules = read_json(modules_file);
-    if (!modules.is_array()) throw std::runtime_error(modules_file.string() + ": expected an array of modules");
+    if (!modules.is_array()) throw FileFormatError(modules_file.string(), "expected an array of modules");
     for (const auto& module : modules) {
       const std::string type = module.is_object() ? module.value("type", "") : "";
       const std::string path = module.is_object() ? module.value("path", "") : "";
@@ -170,16 +170,16 @@ TextEncoder TextEncoder::load(const std::string& dir, const std::string& device)
       } else if (ends_with(type, ".Normalize")) {
         encoder.normalize_ = true;
       } else {
-        throw std::runtime_error(modules_file.string() + ": module type '" + type +
+        throw FileFormatError(modules_file.string(), "module type '" + type +
                                  "' is not supported (Transformer, Pooling and Normalize only)");
       }
     }
-    if (pooling_config.empty()) throw std::runtime_error(modules_file.string() + ": no Pooling module");
+    if (pooling_config.empty()) throw FileFormatError(modules_file.string(), "no Pooling module");
   }
   if (!fs::exists(model_dir / "config.json"))
-    throw std::runtime_error(model_dir.string() + ": not an encoder model directory (no config.json)");
+    throw FileFormatError(model_dir.string(), "not an encoder model directory (no config.json)");
   if (!fs::exists(model_dir / "model.safetensors") && !fs::exists(model_dir / "model.safetensors.index.json"))
-    throw std::runtime_error(model_dir.string() + ": no model.safetensors (or model.safetensors.index.json)" +
+    throw FileFormatError(model_dir.string(), std::string("no model.safetensors (or model.safetensors.index.json)") +
                              (fs::exists(model_dir / "pytorch_model.bin")
                                   ? "; pytorch_model.bin is not read: save the model with safetensors"
                                   : ""));
@@ -192,14 +192,13 @@ TextEncoder TextEncoder::load(const std::string& dir, const std::string& device)
   if (fs::exists(st_config)) {
     const json c = read_json(st_config);
     if (c.value("do_lower_case", false))
-      throw std::runtime_error(st_config.string() +
-                               ": do_lower_case is not supported (lowercase in the tokenizer's settings instead)");
+      throw FileFormatError(st_config.string(), "do_lower_case is not supported (lowercase in the tokenizer's settings instead)");
     const auto length = c.find("max_seq_length");
     if (length != c.end() && length->is_number_integer())
       encoder.max_tokens_ = std::min(length->get<int64_t>(), encoder.max_tokens_);
   }
   if (encoder.max_tokens_ < 2)
-    throw std::runtime_error(model_dir.string() + ": max_seq_length " + std::to_string(encoder.max_tokens_) +
+    throw FileFormatError(model_dir.string(), "max_seq_length " + std::to_string(encoder.max_tokens_) +
                              " leaves no room for [CLS] and [SEP]");
   encoder.tokenizer_ = std::make_shared<const Tokenizer>(Tokenizer::from_directory(model_dir.string()));
   encoder.device_ = c10::Device(device);

@@ -20,6 +20,9 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "longqa/common/atomic_file.h"
+#include "longqa/common/errors.h"
+
 namespace longqa::retriever {
 namespace {
 
@@ -75,34 +78,20 @@ class WordHash {
   uint64_t total_ = 0;
 };
 
-// FAISS's writer interface over a file descriptor, hashing what it writes.
+// FAISS's writer interface over an AtomicFile, hashing what it writes.
 struct HashingFileWriter : faiss::IOWriter {
-  HashingFileWriter(int fd, std::string path) : fd(fd) { name = std::move(path); }
+  explicit HashingFileWriter(AtomicFile& out) : file(out) { name = out.path(); }
   size_t operator()(const void* ptr, size_t size, size_t nitems) override {
     const size_t total = size * nitems;
-    auto p = static_cast<const char*>(ptr);
-    for (size_t done = 0; done < total;) {
-      const ssize_t n = ::write(fd, p + done, total - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error(name + ": write failed: " + errno_text());
-      done += static_cast<size_t>(n);
-    }
+    file.write(ptr, total);
     hash.update(ptr, total);
     bytes += total;
     return nitems;
   }
-  int fd;
+  AtomicFile& file;
   WordHash hash;
   uint64_t bytes = 0;
 };
-
-void fsync_directory(const fs::path& dir) {
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) throw std::runtime_error(dir.string() + ": cannot open folder to sync: " + errno_text());
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error(dir.string() + ": fsync of folder failed: " + errno_text());
-}
 
 // IndexPreTransform (PCA, OPQ, ...) and ID maps around the index that does the work.
 const faiss::Index* base_index(const faiss::Index* index) {
@@ -195,46 +184,33 @@ void DenseIndex::set_search_breadth(int64_t breadth) {
 
 DenseIndex DenseIndex::load(const std::string& path, const std::string& factory, const FileDigest& expected) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw std::runtime_error(path + ": dense index file is missing");
+  if (!fs::exists(path, ec)) throw FileFormatError(path, "dense index file is missing");
   const FileDigest actual = file_digest(path);
   if (actual.bytes != expected.bytes)
-    throw std::runtime_error(path + ": dense index file is " + std::to_string(actual.bytes) +
-                             " bytes but the manifest records " + std::to_string(expected.bytes) +
-                             " (truncated or overwritten)");
+    throw FileFormatError(path, "dense index file is " + std::to_string(actual.bytes) +
+                                    " bytes but the manifest records " + std::to_string(expected.bytes) +
+                                    " (truncated or overwritten)");
   if (actual.checksum != expected.checksum)
-    throw std::runtime_error(path + ": dense index file is damaged: checksum " + actual.checksum +
-                             " differs from the manifest's " + expected.checksum);
+    throw FileFormatError(path, "dense index file is damaged: checksum " + actual.checksum +
+                                    " differs from the manifest's " + expected.checksum);
   std::unique_ptr<faiss::Index> index;
   try {
     index.reset(faiss::read_index(path.c_str()));
   } catch (const faiss::FaissException& e) {
-    throw std::runtime_error(path + ": not a readable FAISS index: " + faiss_message(e));
+    throw FileFormatError(path, "not a readable FAISS index: " + faiss_message(e));
   }
   return DenseIndex(std::move(index), factory);
 }
 
 FileDigest DenseIndex::save(const std::string& path) const {
-  const fs::path target(path);
-  const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(temp + ": cannot create: " + errno_text());
-  HashingFileWriter writer(fd, temp);
+  AtomicFile file(path);  // removed unless committed
+  HashingFileWriter writer(file);
   try {
     faiss::write_index(index_.get(), &writer);
-    if (::fsync(fd) != 0) throw std::runtime_error(temp + ": fsync failed: " + errno_text());
   } catch (const faiss::FaissException& e) {
-    ::close(fd);
-    fs::remove(temp);
-    throw std::runtime_error(temp + ": cannot write the FAISS index: " + faiss_message(e));
-  } catch (...) {
-    ::close(fd);
-    fs::remove(temp);
-    throw;
+    throw std::runtime_error(path + ": cannot write the FAISS index: " + faiss_message(e));
   }
-  if (::close(fd) != 0) throw std::runtime_error(temp + ": close failed: " + errno_text());
-  if (::rename(temp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error(temp + ": cannot rename to " + path + ": " + errno_text());
-  fsync_directory(target.parent_path());
+  file.commit();
   return {writer.bytes, writer.hash.hex()};
 }
 

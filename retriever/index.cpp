@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "longqa/common/atomic_file.h"
+#include "longqa/common/errors.h"
 #include "longqa/text_encoder.h"
 #include "longqa/tokenizer.h"
 
@@ -56,35 +58,6 @@ int64_t dense_file_generation(const std::string& name) {
   return std::stoll(digits);
 }
 
-void fsync_directory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) throw std::runtime_error(dir + ": cannot open folder to sync: " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error(dir + ": fsync of folder failed: " + std::strerror(errno));
-}
-
-// Writes `content` to dir/name atomically: temp file, fsync, rename, fsync of the folder.
-void write_file_atomic(const std::string& dir, const std::string& name, const std::string& content) {
-  const std::string path = (fs::path(dir) / name).string(), temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(temp + ": cannot create: " + std::strerror(errno));
-  for (size_t done = 0; done < content.size();) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string error = std::strerror(errno);
-      ::close(fd);
-      throw std::runtime_error(temp + ": write failed: " + error);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw std::runtime_error(temp + ": fsync failed: " + std::strerror(errno));
-  if (::rename(temp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error(temp + ": cannot rename to " + path + ": " + std::strerror(errno));
-  fsync_directory(dir);
-}
-
 // A field of the manifest by dotted path; errors name the file and the field.
 template <typename T>
 T field(const json& root, const std::string& dotted, const std::string& file) {
@@ -92,14 +65,14 @@ T field(const json& root, const std::string& dotted, const std::string& file) {
   for (size_t begin = 0; begin <= dotted.size();) {
     const size_t end = std::min(dotted.find('.', begin), dotted.size());
     const std::string key = dotted.substr(begin, end - begin);
-    if (!node->is_object() || !node->contains(key)) throw std::runtime_error(file + ": field '" + dotted + "' is missing");
+    if (!node->is_object() || !node->contains(key)) throw FileFormatError(file, "field '" + dotted + "' is missing");
     node = &(*node)[key];
     begin = end + 1;
   }
   try {
     return node->get<T>();
   } catch (const json::exception&) {
-    throw std::runtime_error(file + ": field '" + dotted + "' has the wrong type (" + node->type_name() + ")");
+    throw FileFormatError(file, "field '" + dotted + "' has the wrong type (" + node->type_name() + ")");
   }
 }
 
@@ -114,8 +87,8 @@ Manifest Manifest::read(const std::string& dir) {
   const std::string file = (fs::path(dir) / kManifestName).string();
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    throw std::runtime_error(file + ": cannot open" +
-                             std::string(fs::exists(dir) ? " (not an index, or its creation was interrupted)" : ""));
+    throw FileFormatError(file, std::string("cannot open") +
+                                    (fs::exists(dir) ? " (not an index, or its creation was interrupted)" : ""));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -123,14 +96,14 @@ Manifest Manifest::read(const std::string& dir) {
   try {
     root = json::parse(text.str());
   } catch (const json::parse_error& e) {
-    throw std::runtime_error(file + ": not valid JSON (" + std::string(e.what()) + ")");
+    throw FileFormatError(file, "not valid JSON (" + std::string(e.what()) + ")");
   }
   if (!root.is_object() || root.value("format", "") != kFormat)
-    throw std::runtime_error(file + ": not a longqa index manifest (no \"format\": \"" + kFormat + "\")");
+    throw FileFormatError(file, std::string("not a longqa index manifest (no \"format\": \"") + kFormat + "\")");
   const int64_t version = field<int64_t>(root, "format_version", file);
   if (version != kFormatVersion)
-    throw std::runtime_error(file + ": format version " + std::to_string(version) + "; this build reads version " +
-                             std::to_string(kFormatVersion));
+    throw FileFormatError(file, "format version " + std::to_string(version) + "; this build reads version " +
+                                    std::to_string(kFormatVersion));
   Manifest m;
   m.generation = field<int64_t>(root, "generation", file);
   m.created = field<std::string>(root, "created", file);
@@ -147,14 +120,14 @@ Manifest Manifest::read(const std::string& dir) {
   try {
     m.options.bm25 = parse_bm25_tokenization(field<std::string>(root, "bm25.tokenization", file));
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(file + ": field 'bm25.tokenization': " + e.what());
+    throw FileFormatError(file, std::string("field 'bm25.tokenization': ") + e.what());
   }
   m.options.passage_tokens = field<int64_t>(root, "passages.tokens", file);
   m.options.passage_overlap = field<int64_t>(root, "passages.overlap", file);
   m.documents = field<int64_t>(root, "counts.documents", file);
   m.passages = field<int64_t>(root, "counts.passages", file);
   if (m.generation < 1 || m.dimension < 1 || m.dense_file.find('/') != std::string::npos || m.dense_file.empty())
-    throw std::runtime_error(file + ": inconsistent values (generation, dimension or dense.file)");
+    throw FileFormatError(file, "inconsistent values (generation, dimension or dense.file)");
   return m;
 }
 
@@ -417,14 +390,16 @@ void Index::commit() {
   next.documents = docstore_.document_count();
   next.passages = docstore_.passage_count();
   next.updated = now_utc();
-  write_file_atomic(dir_, kManifestName, next.to_json());
+  write_file_atomic((fs::path(dir_) / kManifestName).string(), next.to_json());
   manifest_ = std::move(next);
   // Readers that opened the previous generation may still be loading it: it stays one more commit.
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
     const int64_t generation = dense_file_generation(name);
-    const bool temp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
+    // Temporary files of writes that died (AtomicFile's "<name>.tmp.<pid>"; ".tmp" of older builds).
+    const bool temp = name.find(".tmp.") != std::string::npos ||
+                      (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0);
     if ((generation >= 0 && generation < manifest_.generation - 1) || temp)
       fs::remove(entry.path(), ec);
   }

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+
+#include "longqa/common/parse_number.h"
 
 namespace longqa::server {
 namespace {
@@ -17,36 +18,19 @@ std::string format_double(double v) {
   return out.str();
 }
 
+// The common parsers, with the errors apply() puts the source and setting in front of.
 int64_t parse_int(const std::string& text) {
-  size_t used = 0;
-  int64_t v = 0;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size()) throw std::invalid_argument("expected an integer, got '" + text + "'");
-  return v;
+  if (const auto v = parse_int64(text)) return *v;
+  throw std::invalid_argument("expected an integer, got '" + text + "'");
 }
 
-double parse_double(const std::string& text) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size() || !std::isfinite(v))
-    throw std::invalid_argument("expected a number, got '" + text + "'");
-  return v;
+double parse_number(const std::string& text) {
+  if (const auto v = parse_double(text)) return *v;
+  throw std::invalid_argument("expected a number, got '" + text + "'");
 }
 
-bool parse_bool(const std::string& text) {
-  std::string t = text;
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
-  if (t == "0" || t == "false" || t == "no" || t == "off") return false;
+bool parse_flag(const std::string& text) {
+  if (const auto v = parse_bool(text)) return *v;
   throw std::invalid_argument("expected true or false, got '" + text + "'");
 }
 
@@ -56,7 +40,7 @@ SettingSpec int_setting(const char* name, int64_t ServerSettings::*member, const
 }
 
 SettingSpec double_setting(const char* name, double ServerSettings::*member, const char* help) {
-  return {name, help, false, [member](ServerSettings& s, const std::string& v) { s.*member = parse_double(v); },
+  return {name, help, false, [member](ServerSettings& s, const std::string& v) { s.*member = parse_number(v); },
           [member](const ServerSettings& s) { return format_double(s.*member); }};
 }
 
@@ -66,7 +50,7 @@ SettingSpec string_setting(const char* name, std::string ServerSettings::*member
 }
 
 SettingSpec bool_setting(const char* name, bool ServerSettings::*member, const char* help) {
-  return {name, help, true, [member](ServerSettings& s, const std::string& v) { s.*member = parse_bool(v); },
+  return {name, help, true, [member](ServerSettings& s, const std::string& v) { s.*member = parse_flag(v); },
           [member](const ServerSettings& s) { return std::string(s.*member ? "true" : "false"); }};
 }
 

@@ -2,10 +2,15 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "longqa/common/errors.h"
 #include "longqa/model_config.h"
+#include "longqa/qa_model.h"
+#include "longqa/safetensors.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -229,4 +234,28 @@ TEST_CASE("configs round-trip through JSON and files", "[model_config]") {
 
   CHECK_THAT(error_of([&] { ModelConfig::from_json_file(path); }), Contains(path));
   CHECK_THAT(error_of([&] { changed.save((dir / "gone" / "config.json").string()); }), Contains("config.json"));
+}
+
+// Every loader of a model directory refuses a bad file the same way: FileFormatError,
+// naming the file (the CLI exits 3 on it).
+TEST_CASE("bad config.json, safetensors and model directories raise one error type", "[model_config][errors]") {
+  longqa::test::TempDir dir("longqa-bad-files");
+  const fs::path config = dir / "config.json", weights = dir / "model.safetensors";
+  std::ofstream(config) << "{\"model_type\": \"bert\", \"hidden_size\": ";
+  std::ofstream(weights) << "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":";
+  auto file_of = [](const std::function<void()>& load) -> std::string {
+    try {
+      load();
+    } catch (const longqa::FileFormatError& e) {
+      return e.path();
+    } catch (const std::exception& e) {
+      return std::string("another exception: ") + e.what();
+    }
+    return "no exception";
+  };
+  CHECK(file_of([&] { ModelConfig::from_json_file(config.string()); }) == config.string());
+  CHECK(file_of([&] { longqa::SafetensorsFile file(weights.string()); }) == weights.string());
+  const std::string missing = dir / "missing";
+  CHECK(file_of([&] { longqa::QaModel::load(missing); }) == missing);
+  CHECK(file_of([&] { longqa::QaModel::load(dir.path().string()); }) == config.string());
 }

@@ -33,10 +33,10 @@ class DenseIndex {
   // in an IndexIDMap2; IVF indexes hold ids themselves.
   DenseIndex(int64_t dimension, const std::string& factory);
   // Reads a file written by save(). Its size and checksum are compared with `expected` first,
-  // so a truncated or damaged file is refused before FAISS parses it.
+  // so a truncated or damaged file is refused (longqa::FileFormatError) before FAISS parses it.
   static DenseIndex load(const std::string& path, const std::string& factory, const FileDigest& expected);
 
-  // Writes the index atomically: a temp file beside `path`, fsync, rename, fsync of the folder.
+  // Writes the index atomically (longqa::AtomicFile: temp file, fsync, rename, fsync of the folder).
   // Vectors held back for training are not written (their passages are re-encoded on open).
   FileDigest save(const std::string& path) const;
 

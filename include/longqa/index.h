@@ -11,7 +11,8 @@
 //     (the BM25 tokenization) are taken from the docstore when they differ.
 //   open(): index.json is read (refused when garbage), the encoder's id compared with the one
 //     that built the index (refused when different), the docstore checked, the FAISS file's
-//     size and checksum compared with the manifest (refused when different), then the two are
+//     size and checksum compared with the manifest (refused when different; a bad manifest or
+//     FAISS file throws longqa::FileFormatError), then the two are
 //     reconciled: FAISS ids the docstore no longer has are dropped; passages the docstore has
 //     but FAISS lacks (a crash between a returned add() and the next commit()) are re-encoded
 //     when opened for writing — and the repair committed — or counted when opened read-only

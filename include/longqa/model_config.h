@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "longqa/common/errors.h"
+
 namespace longqa {
 
 struct ModelConfig {
@@ -31,13 +33,13 @@ struct ModelConfig {
   int64_t max_window_tokens() const;
 
   // Parse and validate(); unknown extra keys are ignored, null values keep the default.
-  // Errors (std::invalid_argument) name the file (`origin`) and the key.
+  // Errors (longqa::FileFormatError) name the file (`origin`) and the key.
   static ModelConfig from_json_file(const std::string& path);  // unknown model_type -> clear error
   static ModelConfig from_json_string(const std::string& text, const std::string& origin = "config.json");
   // Hugging Face compatible JSON with "architectures"; every field is written, so reading it back gives an equal config.
   std::string to_json_string() const;
-  void save(const std::string& path) const;  // atomic: temp file + fsync + rename
-  void validate() const;  // throws on inconsistent sizes (hidden % heads, ...)
+  void save(const std::string& path) const;  // atomic (write_file_atomic); errors: std::runtime_error
+  void validate() const;  // throws std::invalid_argument on inconsistent sizes (hidden % heads, ...)
   bool operator==(const ModelConfig& other) const;
   bool operator!=(const ModelConfig& other) const { return !(*this == other); }
 };

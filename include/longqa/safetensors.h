@@ -1,11 +1,14 @@
 // safetensors reading (memory-mapped, sharded checkpoints included) and writing.
-// Every error names the file and, where there is one, the tensor.
+// Every error names the file and, where there is one, the tensor. A file that cannot be
+// read (missing, malformed, lacking an asked-for tensor) throws longqa::FileFormatError.
 #pragma once
 #include <ATen/core/Tensor.h>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "longqa/common/errors.h"
 
 namespace longqa {
 
@@ -58,9 +61,10 @@ class Checkpoint {
 };
 
 // Writes tensors (any dtype above, any device; contiguous copies are made) to
-// `path` atomically (temp file + fsync + rename). Header keys sorted and padded
+// `path` atomically (longqa::AtomicFile). Header keys sorted and padded
 // to 8 bytes; data ordered by element size then name, so each tensor is aligned
-// to its element size with no gaps (Hugging Face's reader rejects gaps).
+// to its element size with no gaps (Hugging Face's reader rejects gaps). Tensors the
+// format cannot hold, and write failures, throw std::runtime_error naming the path.
 void save_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "longqa/common/utf8.h"
+
 namespace longqa {
 
 struct TokenizerOptions {
@@ -81,35 +83,5 @@ class Tokenizer {
 // new words made of known characters still tokenize into known pieces. In the vocabulary's
 // order; tokenizing the texts with the subset gives the same pieces as with the whole.
 std::vector<std::string> vocabulary_subset(const Tokenizer& tokenizer, const std::vector<std::string>& texts);
-
-// One char decoded from UTF-8: its code point, its length in bytes, and whether it was
-// well-formed; an ill-formed sequence reads as U+FFFD spanning its maximal subpart
-// (Unicode's recommended practice, as Python's errors="replace" does).
-struct Utf8Char {
-  char32_t cp;
-  uint32_t length;
-  bool valid;
-};
-constexpr char32_t kReplacementChar = 0xFFFD;
-// Decodes the char at text[pos] (pos < text.size()); never reads past the end of text.
-Utf8Char decode_utf8(std::string_view text, size_t pos);
-// Throws std::invalid_argument naming the byte offset of the first ill-formed sequence.
-void validate_utf8(std::string_view text);
-// Appends the UTF-8 encoding of code point c.
-void append_utf8(std::string& out, char32_t c);
-
-// Code-point index of each byte offset: for converting byte offsets to the
-// character offsets SQuAD-style data use (answer_start counts code points).
-class Utf8Index {
- public:
-  explicit Utf8Index(std::string_view text);
-  // Ill-formed UTF-8 counts one char per maximal subpart, as decode_utf8 reads it.
-  int64_t char_of_byte(int64_t byte_offset) const;  // byte_offset must lie on a char boundary or at the end
-  int64_t byte_of_char(int64_t char_offset) const;
-  int64_t num_chars() const { return static_cast<int64_t>(char_starts_.size()) - 1; }
-
- private:
-  std::vector<int64_t> char_starts_;  // byte offset of each char, plus the total length
-};
 
 }  // namespace longqa

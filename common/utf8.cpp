@@ -1,10 +1,9 @@
-// UTF-8 decoding with the Unicode "maximal subpart" rule for ill-formed input,
-// and the byte <-> code-point index.
+// UTF-8 helpers (longqa/common/utf8.h).
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "longqa/tokenizer.h"
+#include "longqa/common/utf8.h"
 
 namespace longqa {
 
@@ -42,16 +41,29 @@ Utf8Char decode_utf8(std::string_view text, size_t pos) {
   return {cp, length, true};
 }
 
-void validate_utf8(std::string_view text) {
+size_t invalid_utf8_at(std::string_view text) {
   for (size_t pos = 0; pos < text.size();) {
     if (static_cast<unsigned char>(text[pos]) < 0x80) {
       ++pos;
       continue;
     }
     const Utf8Char c = decode_utf8(text, pos);
-    if (!c.valid) throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
+    if (!c.valid) return pos;
     pos += c.length;
   }
+  return std::string_view::npos;
+}
+
+void validate_utf8(std::string_view text) {
+  if (const size_t pos = invalid_utf8_at(text); pos != std::string_view::npos)
+    throw std::invalid_argument("invalid UTF-8 at byte offset " + std::to_string(pos));
+}
+
+std::string truncate_utf8(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t end = max_bytes;
+  while (end > 0 && !is_char_boundary(text, static_cast<int64_t>(end))) --end;
+  return std::string(text.substr(0, end));
 }
 
 Utf8Index::Utf8Index(std::string_view text) {
