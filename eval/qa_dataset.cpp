@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
+#include "longqa/common/errors.h"
 #include "python_text.h"
 
 namespace longqa::eval {
@@ -112,75 +114,156 @@ void locate_answer(QaAnswer& answer, const std::string& context, const std::vect
   }
 }
 
-void read_squad_article(const json_reader& reader, const json& article, size_t article_index,
-                        const std::string& path, QaDataset& dataset) {
-  const json& paragraphs = reader.array_member(article, path, "paragraphs");
-  std::string title;
-  if (const json* value = reader.optional_member(article, "title")) title = reader.string(*value, path + ".title");
-  for (size_t p = 0; p < paragraphs.size(); ++p) {
-    const std::string paragraph_path = path + ".paragraphs[" + std::to_string(p) + "]";
-    const json& paragraph = paragraphs[p];
-    QaDocument document;
-    document.id = title + "#" + std::to_string(p);
-    document.title = title;
-    document.context = reader.string_member(paragraph, paragraph_path, "context");
-    document.article_index = article_index;
-    const std::vector<size_t> offsets = code_point_offsets(document.context);
-    const json& qas = reader.array_member(paragraph, paragraph_path, "qas");
-    for (size_t q = 0; q < qas.size(); ++q) {
-      const std::string qa_path = paragraph_path + ".qas[" + std::to_string(q) + "]";
-      const json& qa = qas[q];
-      QaQuestion question;
-      question.id = reader.string_member(qa, qa_path, "id");
-      question.question = reader.string_member(qa, qa_path, "question");
-      question.document_index = dataset.documents.size();
-      if (const json* impossible = reader.optional_member(qa, "is_impossible")) {
-        if (!impossible->is_boolean())
-          reader.fail(qa_path + ".is_impossible", std::string("expected a boolean, got ") + impossible->type_name());
-        question.is_impossible = impossible->get<bool>();
-      }
-      const json& answers = reader.array_member(qa, qa_path, "answers");
-      for (size_t a = 0; a < answers.size(); ++a) {
-        const std::string answer_path = qa_path + ".answers[" + std::to_string(a) + "]";
-        QaAnswer answer;
-        answer.text = reader.string_member(answers[a], answer_path, "text");
-        answer.answer_start = reader.integer_member(answers[a], answer_path, "answer_start");
-        locate_answer(answer, document.context, offsets, reader.source() + ": " + answer_path, dataset.warnings);
-        question.answers.push_back(std::move(answer));
-      }
-      dataset.questions.push_back(std::move(question));
-    }
-    dataset.documents.push_back(std::move(document));
-  }
+bool is_blank(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+  });
 }
 
-void read_korquad2_document(const json_reader& reader, const json& entry, size_t article_index,
-                            const std::string& path, QaDataset& dataset) {
-  QaDocument document;
-  document.title = reader.string_member(entry, path, "title");
-  document.id = document.title;
-  document.context = reader.string_member(entry, path, "context");
-  document.article_index = article_index;
-  const std::vector<size_t> offsets = code_point_offsets(document.context);
-  const json& qas = reader.array_member(entry, path, "qas");
-  for (size_t q = 0; q < qas.size(); ++q) {
-    const std::string qa_path = path + ".qas[" + std::to_string(q) + "]";
-    const json& qa = qas[q];
-    QaQuestion question;
-    question.id = reader.string_member(qa, qa_path, "id");
-    question.question = reader.string_member(qa, qa_path, "question");
-    question.document_index = dataset.documents.size();
-    const std::string answer_path = qa_path + ".answer";
-    const json& answer_json = reader.member(qa, qa_path, "answer");
-    QaAnswer answer;
-    answer.text = reader.string_member(answer_json, answer_path, "text");
-    answer.answer_start = reader.integer_member(answer_json, answer_path, "answer_start");
-    locate_answer(answer, document.context, offsets, reader.source() + ": " + answer_path, dataset.warnings);
-    question.answers.push_back(std::move(answer));
-    dataset.questions.push_back(std::move(question));
+// One file's articles into a dataset, in either mode (see QaReadMode).
+class dataset_reader {
+ public:
+  dataset_reader(const json_reader& reader, const QaReadOptions& options, QaDataset& dataset)
+      : reader_(reader),
+        corpus_(options.mode == QaReadMode::corpus),
+        untitled_(options.untitled_name.empty() ? std::filesystem::path(reader.source()).stem().string()
+                                                : options.untitled_name),
+        dataset_(dataset) {}
+
+  void squad_article(const json& article, size_t article_index, const std::string& path) {
+    const json* paragraphs = nullptr;
+    if (corpus_) {
+      const auto it = article.is_object() ? article.find("paragraphs") : article.end();
+      if (!article.is_object() || it == article.end() || !it->is_array())
+        return skip(path, article_index, 0, "article has no 'paragraphs' array");
+      paragraphs = &*it;
+    } else {
+      paragraphs = &reader_.array_member(article, path, "paragraphs");
+    }
+    const std::string title = title_of(article, path, false);
+    const std::string key = article_id(title, article_index);
+    for (size_t p = 0; p < paragraphs->size(); ++p) {
+      const std::string paragraph_path = path + ".paragraphs[" + std::to_string(p) + "]";
+      const json& paragraph = (*paragraphs)[p];
+      QaDocument document;
+      document.id = key + "#p" + std::to_string(p);
+      document.article_id = key;
+      document.title = title;
+      document.article_index = article_index;
+      document.paragraph_index = p;
+      if (corpus_) {
+        const auto context = paragraph.is_object() ? paragraph.find("context") : paragraph.end();
+        if (!paragraph.is_object() || context == paragraph.end() || !context->is_string() ||
+            is_blank(context->get_ref<const std::string&>())) {
+          skip(paragraph_path, article_index, p, "paragraph has no non-empty string 'context'");
+          continue;
+        }
+        document.context = context->get<std::string>();
+        dataset_.documents.push_back(std::move(document));
+        continue;
+      }
+      document.context = reader_.string_member(paragraph, paragraph_path, "context");
+      const std::vector<size_t> offsets = code_point_offsets(document.context);
+      const json& qas = reader_.array_member(paragraph, paragraph_path, "qas");
+      for (size_t q = 0; q < qas.size(); ++q) {
+        const std::string qa_path = paragraph_path + ".qas[" + std::to_string(q) + "]";
+        const json& qa = qas[q];
+        QaQuestion question;
+        question.id = reader_.string_member(qa, qa_path, "id");
+        question.question = reader_.string_member(qa, qa_path, "question");
+        question.document_index = dataset_.documents.size();
+        if (const json* impossible = reader_.optional_member(qa, "is_impossible")) {
+          if (!impossible->is_boolean())
+            reader_.fail(qa_path + ".is_impossible", std::string("expected a boolean, got ") + impossible->type_name());
+          question.is_impossible = impossible->get<bool>();
+        }
+        const json& answers = reader_.array_member(qa, qa_path, "answers");
+        for (size_t a = 0; a < answers.size(); ++a) {
+          const std::string answer_path = qa_path + ".answers[" + std::to_string(a) + "]";
+          QaAnswer answer;
+          answer.text = reader_.string_member(answers[a], answer_path, "text");
+          answer.answer_start = reader_.integer_member(answers[a], answer_path, "answer_start");
+          locate_answer(answer, document.context, offsets, reader_.source() + ": " + answer_path, dataset_.warnings);
+          question.answers.push_back(std::move(answer));
+        }
+        dataset_.questions.push_back(std::move(question));
+      }
+      dataset_.documents.push_back(std::move(document));
+    }
   }
-  dataset.documents.push_back(std::move(document));
-}
+
+  void korquad2_document(const json& entry, size_t article_index, const std::string& path) {
+    QaDocument document;
+    document.article_index = article_index;
+    if (corpus_) {
+      const auto context = entry.is_object() ? entry.find("context") : entry.end();
+      if (!entry.is_object() || context == entry.end() || !context->is_string())
+        return skip(path, article_index, 0, "document has no string 'context' (HTML)");
+      document.context = context->get<std::string>();
+      document.title = title_of(entry, path, false);
+    } else {
+      document.title = title_of(entry, path, true);
+      document.context = reader_.string_member(entry, path, "context");
+    }
+    if (const json* url = entry.is_object() ? reader_.optional_member(entry, "url") : nullptr; url && url->is_string())
+      document.url = url->get<std::string>();
+    document.article_id = document.id = article_id(document.title, article_index);
+    if (corpus_) {
+      dataset_.documents.push_back(std::move(document));
+      return;
+    }
+    const std::vector<size_t> offsets = code_point_offsets(document.context);
+    const json& qas = reader_.array_member(entry, path, "qas");
+    for (size_t q = 0; q < qas.size(); ++q) {
+      const std::string qa_path = path + ".qas[" + std::to_string(q) + "]";
+      const json& qa = qas[q];
+      QaQuestion question;
+      question.id = reader_.string_member(qa, qa_path, "id");
+      question.question = reader_.string_member(qa, qa_path, "question");
+      question.document_index = dataset_.documents.size();
+      const std::string answer_path = qa_path + ".answer";
+      const json& answer_json = reader_.member(qa, qa_path, "answer");
+      QaAnswer answer;
+      answer.text = reader_.string_member(answer_json, answer_path, "text");
+      answer.answer_start = reader_.integer_member(answer_json, answer_path, "answer_start");
+      locate_answer(answer, document.context, offsets, reader_.source() + ": " + answer_path, dataset_.warnings);
+      question.answers.push_back(std::move(answer));
+      dataset_.questions.push_back(std::move(question));
+    }
+    dataset_.documents.push_back(std::move(document));
+  }
+
+ private:
+  // Evaluation: squad's title is optional, korquad2's required; a present one must be a
+  // string. Corpus: anything but a string reads as missing.
+  std::string title_of(const json& article, const std::string& path, bool required) const {
+    if (corpus_) {
+      const auto it = article.find("title");
+      return it != article.end() && it->is_string() ? it->get<std::string>() : "";
+    }
+    if (required) return reader_.string_member(article, path, "title");
+    const json* value = reader_.optional_member(article, "title");
+    return value ? reader_.string(*value, path + ".title") : "";
+  }
+
+  // The article's title; a missing one, one seen before or one equal to the untitled name
+  // gets the article index too.
+  std::string article_id(std::string title, size_t article_index) {
+    if (title.empty()) title = untitled_;
+    if (!seen_titles_.insert(title).second || title == untitled_) title += "#a" + std::to_string(article_index);
+    return title;
+  }
+
+  void skip(const std::string& path, size_t article_index, size_t paragraph_index, std::string message) {
+    dataset_.skipped.push_back({path, std::move(message), article_index, paragraph_index, std::string::npos});
+  }
+
+  const json_reader& reader_;
+  const bool corpus_;
+  const std::string untitled_;
+  std::set<std::string> seen_titles_;
+  QaDataset& dataset_;
+};
 
 // Appends `part` to `merged`, shifting its article and document indices.
 void append_dataset(QaDataset& merged, QaDataset part, size_t article_offset) {
@@ -194,6 +277,10 @@ void append_dataset(QaDataset& merged, QaDataset part, size_t article_offset) {
     merged.questions.push_back(std::move(question));
   }
   for (std::string& warning : part.warnings) merged.warnings.push_back(std::move(warning));
+  for (QaSkipped& skipped : part.skipped) {
+    skipped.article_index += article_offset;
+    merged.skipped.push_back(std::move(skipped));
+  }
 }
 
 }  // namespace
@@ -202,37 +289,77 @@ const char* to_string(DatasetFormat format) {
   return format == DatasetFormat::korquad2 ? "korquad2" : "squad";
 }
 
-QaDataset parse_qa_dataset(std::string_view json_text, const std::string& source) {
-  const json root = parse_json(json_text, source);
-  const json_reader reader(source);
+namespace {
+
+// Corpus mode: the layout, or why the file is not a dataset.
+const json* corpus_layout(const json& root, QaDataset& dataset) {
+  const auto data = root.is_object() ? root.find("data") : root.end();
+  const json* first = data != root.end() && data->is_array() && !data->empty() && (*data)[0].is_object() ? &(*data)[0] : nullptr;
+  if (first && first->contains("paragraphs")) {
+    dataset.format = DatasetFormat::squad;
+  } else if (first && first->contains("context")) {
+    dataset.format = DatasetFormat::korquad2;
+  } else {
+    dataset.skipped.push_back({"",
+                               "unrecognised JSON layout: expected SQuAD/KorQuAD 1.0 {\"data\": [{\"title\", "
+                               "\"paragraphs\": [{\"context\"}]}]} or KorQuAD 2.x {\"data\": [{\"title\", \"url\", "
+                               "\"context\"}]}",
+                               0, 0, std::string::npos});
+    return nullptr;
+  }
+  if (const auto version = root.find("version"); version != root.end() && version->is_string())
+    dataset.version = version->get<std::string>();
+  return &*data;
+}
+
+}  // namespace
+
+QaDataset parse_qa_dataset(std::string_view json_text, const std::string& source, const QaReadOptions& options) {
   QaDataset dataset;
-  if (!root.is_object()) reader.fail("(top level)", std::string("expected an object, got ") + root.type_name());
-  if (const json* version = reader.optional_member(root, "version")) dataset.version = reader.string(*version, "version");
-  const json& data = reader.array_member(root, "(top level)", "data");
-  // The first entry decides the layout; every entry is then read as that layout.
-  if (!data.empty()) {
-    if (!data[0].is_object()) reader.fail("data[0]", std::string("expected an object, got ") + data[0].type_name());
-    if (data[0].contains("paragraphs")) {
-      dataset.format = DatasetFormat::squad;
-    } else if (data[0].contains("qas")) {
-      dataset.format = DatasetFormat::korquad2;
-    } else {
-      reader.fail("data[0]", "has neither \"paragraphs\" (SQuAD/KorQuAD 1.0) nor \"qas\" (KorQuAD 2.x)");
+  const json_reader reader(source);
+  json root;
+  const json* data = nullptr;
+  if (options.mode == QaReadMode::corpus) {
+    try {
+      root = json::parse(json_text.begin(), json_text.end());
+    } catch (const json::parse_error& e) {
+      dataset.skipped.push_back({"", "invalid JSON: " + json_error_text(e), 0, 0, e.byte > 0 ? e.byte - 1 : 0});
+      return dataset;
+    }
+    data = corpus_layout(root, dataset);
+    if (!data) return dataset;
+  } else {
+    root = parse_json(json_text, source);
+    if (!root.is_object()) reader.fail("(top level)", std::string("expected an object, got ") + root.type_name());
+    if (const json* version = reader.optional_member(root, "version")) dataset.version = reader.string(*version, "version");
+    data = &reader.array_member(root, "(top level)", "data");
+    // The first entry decides the layout; every entry is then read as that layout.
+    if (!data->empty()) {
+      const json& first = (*data)[0];
+      if (!first.is_object()) reader.fail("data[0]", std::string("expected an object, got ") + first.type_name());
+      if (first.contains("paragraphs")) {
+        dataset.format = DatasetFormat::squad;
+      } else if (first.contains("qas")) {
+        dataset.format = DatasetFormat::korquad2;
+      } else {
+        reader.fail("data[0]", "has neither \"paragraphs\" (SQuAD/KorQuAD 1.0) nor \"qas\" (KorQuAD 2.x)");
+      }
     }
   }
-  for (size_t i = 0; i < data.size(); ++i) {
+  dataset_reader articles(reader, options, dataset);
+  for (size_t i = 0; i < data->size(); ++i) {
     const std::string path = "data[" + std::to_string(i) + "]";
     if (dataset.format == DatasetFormat::squad) {
-      read_squad_article(reader, data[i], i, path, dataset);
+      articles.squad_article((*data)[i], i, path);
     } else {
-      read_korquad2_document(reader, data[i], i, path, dataset);
+      articles.korquad2_document((*data)[i], i, path);
     }
   }
   return dataset;
 }
 
-QaDataset read_qa_dataset(const std::filesystem::path& path) {
-  if (!std::filesystem::is_directory(path)) return parse_qa_dataset(read_file(path), path.string());
+QaDataset read_qa_dataset(const std::filesystem::path& path, const QaReadOptions& options) {
+  if (!std::filesystem::is_directory(path)) return parse_qa_dataset(read_file(path), path.string(), options);
   // Like evaluate-2.0.py: every file whose name ends in "json", data lists concatenated.
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(path)) {
@@ -244,7 +371,7 @@ QaDataset read_qa_dataset(const std::filesystem::path& path) {
   QaDataset merged;
   size_t article_offset = 0;
   for (size_t i = 0; i < files.size(); ++i) {
-    QaDataset part = parse_qa_dataset(read_file(files[i]), files[i].string());
+    QaDataset part = parse_qa_dataset(read_file(files[i]), files[i].string(), options);
     if (i == 0) {
       merged.format = part.format;
       merged.version = part.version;
@@ -258,6 +385,26 @@ QaDataset read_qa_dataset(const std::filesystem::path& path) {
     article_offset += articles;
   }
   return merged;
+}
+
+ArticleText article_text(const QaDataset& dataset, std::size_t article_index) {
+  struct by_article {
+    bool operator()(const QaDocument& d, std::size_t a) const { return d.article_index < a; }
+    bool operator()(std::size_t a, const QaDocument& d) const { return a < d.article_index; }
+  };
+  const auto [first, last] =
+      std::equal_range(dataset.documents.begin(), dataset.documents.end(), article_index, by_article{});
+  ArticleText article;
+  article.first_document = static_cast<std::size_t>(first - dataset.documents.begin());
+  if (first == last) return article;
+  article.id = first->article_id;
+  article.title = first->title;
+  for (auto it = first; it != last; ++it) {
+    if (!article.text.empty()) article.text += "\n\n";
+    article.paragraph_starts.push_back(article.text.size());
+    article.text += it->context;
+  }
+  return article;
 }
 
 PredictionMap parse_predictions(std::string_view json_text, const std::string& source) {

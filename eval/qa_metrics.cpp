@@ -170,7 +170,7 @@ std::string normalize(MetricKind kind, std::string_view text) {
   return detail::encode_utf8(normalize_code_points(kind, detail::decode_utf8(text, "text to normalize")));
 }
 
-std::string html_to_text(std::string_view markup) {
+std::string html_get_text(std::string_view markup) {
   return detail::encode_utf8(detail::html_get_text(detail::decode_utf8(markup, "HTML markup")));
 }
 

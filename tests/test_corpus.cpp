@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "longqa/corpus.h"
+#include "longqa/qa_dataset.h"
+#include "longqa/qa_metrics.h"
 #include "longqa/tokenizer.h"
 #include "test_util.h"
 
@@ -208,6 +210,55 @@ TEST_CASE("SQuAD/KorQuAD 1.0 JSON: one document per paragraph, or per article", 
   CHECK(in.errors.size() == 2);
 }
 
+TEST_CASE("SQuAD/KorQuAD documents have the ids and texts of eval's dataset reader", "[corpus]") {
+  TempDir dir("corpus");
+  const json qa = {{"id", "q"}, {"question", "?"}, {"answers", {{{"text", "x"}, {"answer_start", 0}}}}};
+  const json squad = {
+      {"data",
+       {{{"title", "Seoul"},
+         {"paragraphs", {{{"context", "first"}, {"qas", {qa}}}, {{"context", "  "}, {"qas", json::array()}},
+                         {{"context", "third"}, {"qas", json::array()}}}}},
+        {{"paragraphs", {{{"context", "untitled"}, {"qas", json::array()}}}}},
+        {{"title", "Seoul"}, {"paragraphs", {{{"context", "again"}, {"qas", json::array()}}}}},
+        {{"title", "dev"}, {"paragraphs", {{{"context", "named like the file"}, {"qas", json::array()}}}}}}}};
+  const std::string path = dir / "dev.json";
+  write_file(path, squad.dump());
+  const longqa::eval::QaDataset data = longqa::eval::read_qa_dataset(path);
+  auto in = run_ingest({path});
+  std::vector<std::string> eval_ids;
+  for (const auto& d : data.documents) eval_ids.push_back(d.id);
+  // The blank paragraph is no corpus document, but its index stays in the others' ids.
+  CHECK(ids(in) == std::vector<std::string>{"Seoul#p0", "Seoul#p2", "dev#a1#p0", "Seoul#a2#p0", "dev#a3#p0"});
+  CHECK(eval_ids == std::vector<std::string>{"Seoul#p0", "Seoul#p1", "Seoul#p2", "dev#a1#p0", "Seoul#a2#p0", "dev#a3#p0"});
+  REQUIRE(in.errors.size() == 1);
+  CHECK(in.errors[0].source == path + "#data[0].paragraphs[1]");
+
+  IngestOptions articles;
+  articles.squad_unit = SquadUnit::kArticle;
+  in = run_ingest({path}, articles);
+  CHECK(ids(in) == std::vector<std::string>{"Seoul", "dev#a1", "Seoul#a2", "dev#a3"});
+  CHECK(in.documents[0].text == "first\n\nthird");
+  CHECK(json::parse(in.documents[0].metadata_json) == json{{"article", 0}, {"paragraph_starts", {0, 7}}});
+  // The evaluation's whole article keeps every paragraph, with the same separator and ids.
+  const longqa::eval::ArticleText whole = longqa::eval::article_text(data, 0);
+  CHECK(whole.id == "Seoul");
+  CHECK(whole.text == "first\n\n  \n\nthird");
+  CHECK(whole.paragraph_starts == std::vector<size_t>{0, 7, 11});
+  CHECK((whole.first_document == 0 && longqa::eval::article_text(data, 2).first_document == 4));
+  CHECK(longqa::eval::article_text(data, 9).id.empty());
+
+  // KorQuAD 2.x: a repeated title is told apart the same way on both sides.
+  const json page = {{"title", "T"}, {"context", "<p>x</p>"}, {"qas", {{{"id", "k"}, {"question", "?"},
+                                                                   {"answer", {{"text", "x"}, {"answer_start", 3}}}}}}};
+  const std::string k2 = dir / "k2.json";
+  write_file(k2, json{{"data", {page, page}}}.dump());
+  in = run_ingest({k2});
+  CHECK(ids(in) == std::vector<std::string>{"T", "T#a1"});
+  const longqa::eval::QaDataset pages = longqa::eval::read_qa_dataset(k2);
+  REQUIRE(pages.documents.size() == 2);
+  CHECK((pages.documents[0].id == "T" && pages.documents[1].id == "T#a1"));
+}
+
 TEST_CASE("unknown or broken JSON files are reported by name", "[corpus]") {
   TempDir dir("corpus");
   write_file(dir / "other.json", R"({"rows": [1, 2, 3]})");
@@ -285,27 +336,27 @@ TEST_CASE("HTML files: title from <title>, text and offsets from the page", "[co
   CHECK_THAT(in.errors[0].message, Catch::Contains("no text"));
 }
 
-TEST_CASE("html_to_text: whitespace, entities, pre, separators and their offsets", "[corpus][html]") {
-  CHECK(html_to_text("").text.empty());
-  CHECK(html_to_text("").html_offsets == std::vector<int64_t>{0});
-  CHECK(html_to_text("  a \n\t b  ").text == "a b");
-  CHECK(html_to_text("a<b>b</b>c <i>d</i>").text == "abc d");
-  CHECK(html_to_text("<p>one</p><p>two</p><div><div>three</div></div>").text == "one\ntwo\nthree");
-  CHECK(html_to_text("x<br>y<br/>z<br />w").text == "x\ny\nz\nw");
-  CHECK(html_to_text("&lt;&gt;&amp;&quot;&#39;&apos;&#65;&#x42;&#x1F600;&eacute;&Omega;&hellip;").text ==
+TEST_CASE("html_to_readable_text: whitespace, entities, pre, separators and their offsets", "[corpus][html]") {
+  CHECK(html_to_readable_text("").text.empty());
+  CHECK(html_to_readable_text("").html_offsets == std::vector<int64_t>{0});
+  CHECK(html_to_readable_text("  a \n\t b  ").text == "a b");
+  CHECK(html_to_readable_text("a<b>b</b>c <i>d</i>").text == "abc d");
+  CHECK(html_to_readable_text("<p>one</p><p>two</p><div><div>three</div></div>").text == "one\ntwo\nthree");
+  CHECK(html_to_readable_text("x<br>y<br/>z<br />w").text == "x\ny\nz\nw");
+  CHECK(html_to_readable_text("&lt;&gt;&amp;&quot;&#39;&apos;&#65;&#x42;&#x1F600;&eacute;&Omega;&hellip;").text ==
         "<>&\"''AB\xf0\x9f\x98\x80\xc3\xa9\xce\xa9\xe2\x80\xa6");
-  CHECK(html_to_text("AT&T &unknown; &amp &#;").text == "AT&T &unknown; &amp &#;");  // not entities: kept
-  CHECK(html_to_text("a&nbsp;&nbsp;b").text == "a b");
-  CHECK(html_to_text("1 < 2 and 3 > 2").text == "1 < 2 and 3 > 2");
-  CHECK(html_to_text("<PRE>  keep\n   this</PRE>after").text == "  keep\n   this\nafter");
-  CHECK(html_to_text("<STYLE>x</STYLE><Script type='a>b'>y</SCRIPT>z<noscript>n</noscript>").text == "z");
-  CHECK(html_to_text("a<img src=\"x>y\" alt='q'>b").text == "ab");
-  CHECK(html_to_text("<table><tr><td>a</td><td></td><td>c</td></tr><tr><td><p>d1</p><p>d2</p></td></tr></table>")
+  CHECK(html_to_readable_text("AT&T &unknown; &amp &#;").text == "AT&T &unknown; &amp &#;");  // not entities: kept
+  CHECK(html_to_readable_text("a&nbsp;&nbsp;b").text == "a b");
+  CHECK(html_to_readable_text("1 < 2 and 3 > 2").text == "1 < 2 and 3 > 2");
+  CHECK(html_to_readable_text("<PRE>  keep\n   this</PRE>after").text == "  keep\n   this\nafter");
+  CHECK(html_to_readable_text("<STYLE>x</STYLE><Script type='a>b'>y</SCRIPT>z<noscript>n</noscript>").text == "z");
+  CHECK(html_to_readable_text("a<img src=\"x>y\" alt='q'>b").text == "ab");
+  CHECK(html_to_readable_text("<table><tr><td>a</td><td></td><td>c</td></tr><tr><td><p>d1</p><p>d2</p></td></tr></table>")
             .text == "a | c\nd1 d2");
-  CHECK(html_to_text("<ol><li><p>x</p></li><li>y</li></ol>").text == "- x\n- y");
+  CHECK(html_to_readable_text("<ol><li><p>x</p></li><li>y</li></ol>").text == "- x\n- y");
 
   const std::string html = "<p>a &amp; b</p>\n<table><tr><td>c</td><td>d</td></tr></table><ul><li>e</li></ul>";
-  const HtmlText t = html_to_text(html);
+  const HtmlText t = html_to_readable_text(html);
   REQUIRE(t.text == "a & b\nc | d\n- e");
   check_offsets(html, t);
   CHECK(t.html_offsets[2] == static_cast<int64_t>(html.find("&amp;")));               // decoded: the entity
@@ -316,7 +367,22 @@ TEST_CASE("html_to_text: whitespace, entities, pre, separators and their offsets
   CHECK(t.html_offsets.back() == static_cast<int64_t>(html.find("e</li>")) + 1);      // end: after the last source
 }
 
-TEST_CASE("html_to_text offsets hold on random markup", "[corpus][html]") {
+TEST_CASE("html_to_readable_text decodes entity names with the scorer's table", "[corpus][html]") {
+  // One table (HTML5's names) for retrieval and scoring; here each name needs its ';'.
+  for (const char* name : {"amp", "AMP", "lt", "hellip", "eacute", "Omega", "AElig", "zwnj", "lang", "NotEqualTilde",
+                           "CounterClockwiseContourIntegral", "fjlig", "bne"}) {
+    INFO(name);
+    const std::string html = "x&" + std::string(name) + ";y";
+    CHECK(html_to_readable_text(html).text == longqa::eval::html_get_text(html));
+  }
+  const std::string html = "a &NotEqualTilde; b";
+  const HtmlText t = html_to_readable_text(html);
+  CHECK(t.text == "a \u2242\u0338 b");
+  check_offsets(html, t);
+  CHECK(html_to_readable_text("&NotEqualTilde &AElig").text == "&NotEqualTilde &AElig");  // no ';': kept
+}
+
+TEST_CASE("html_to_readable_text offsets hold on random markup", "[corpus][html]") {
   const std::vector<std::string> pieces = {
       "<p>", "</p>", "<br>", "<td>", "</td>", "<tr>", "<table>", "</table>", "<li>", "<ul>", "</ul>", "&amp;",
       "&#xAC00;", "&nbsp;", "&bogus;", " ", "\n  ", "word", "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4", "<b>", "</b>",
@@ -327,7 +393,7 @@ TEST_CASE("html_to_text offsets hold on random markup", "[corpus][html]") {
     const int n = 1 + static_cast<int>(rng() % 60);
     for (int i = 0; i < n; ++i) html += pieces[rng() % pieces.size()];
     INFO(html);
-    const HtmlText t = html_to_text(html);
+    const HtmlText t = html_to_readable_text(html);
     check_offsets(html, t);
     // Valid UTF-8 in, valid UTF-8 out.
     CHECK_NOTHROW(longqa::validate_utf8(t.text));

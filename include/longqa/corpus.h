@@ -12,7 +12,10 @@ namespace longqa::retriever {
 // and HTML files: <name> with extension; SQuAD/KorQuAD 1.0: "<title>#p<k>" per paragraph k,
 // "<title>" per article; KorQuAD 2.x: "<title>". <name> is the file's path relative to the
 // folder given (or its file name when the file itself was given), without extension for
-// JSONL; a missing or repeated article title becomes "<title or name>#a<i>" (article index i).
+// JSONL; a missing or repeated article title (or one equal to <name>) becomes
+// "<title or name>#a<i>" (article index i). SQuAD/KorQuAD files are read by eval's dataset
+// reader (longqa/qa_dataset.h, QaReadMode::corpus), so these ids equal QaDocument::id
+// (paragraphs) and QaDocument::article_id (articles, KorQuAD 2.x pages) for the same file.
 struct Document {
   std::string id;             // stable id (see above)
   std::string title;
@@ -55,11 +58,13 @@ struct IngestOptions {
 void ingest(const std::vector<std::string>& paths, const IngestOptions& options,
             const std::function<void(Document&&)>& sink, const std::function<void(const IngestError&)>& on_error);
 
-// HTML -> readable text: tags, comments and script/style/title/noscript/template content
-// dropped; block elements and <br> become line breaks; table cells separated by " | " (empty
+// HTML -> readable text, for retrieval and reading (the scorer's BeautifulSoup get_text is
+// another function: longqa::eval::html_get_text, longqa/qa_metrics.h): tags, comments and
+// script/style/title/noscript/template content dropped; block elements and <br> become line breaks; table cells separated by " | " (empty
 // cells collapse) and rows by newlines, a row kept on one line; list items on their own lines
-// as "- " (indented two spaces per nesting level); entities decoded (named ones need their
-// ';'; &nbsp; acts as a space); whitespace runs collapse to one space except in <pre>.
+// as "- " (indented two spaces per nesting level); entities decoded (HTML5's names, the table
+// of longqa/common/html_entities.h, each needing its ';' here; numeric ones may omit it;
+// &nbsp; acts as a space); whitespace runs collapse to one space except in <pre>.
 // Offsets: copied bytes map to themselves, decoded entities to their '&', a collapsed space to
 // its first whitespace byte, an inserted separator or prefix to the '<' of the tag that caused
 // it; the end entry is just past the source of the last text byte (0 for empty text).
@@ -67,7 +72,7 @@ struct HtmlText {
   std::string text;
   std::vector<int64_t> html_offsets;  // as Document::html_offsets
 };
-HtmlText html_to_text(const std::string& html);
+HtmlText html_to_readable_text(const std::string& html);
 
 // Passages for retrieval: windows of `window_tokens` tokens overlapping by `overlap_tokens`,
 // cut at token boundaries of the given tokenization (byte ranges into the text); the last

@@ -45,7 +45,7 @@ std::u32string normalize_code_points(MetricKind kind, std::u32string_view text);
 // BeautifulSoup(markup).get_text() with html.parser: tags dropped, entities and
 // character references decoded, comments/doctype/processing instructions and the text
 // of script, style, template, rt and rp dropped, CDATA kept.
-std::string html_to_text(std::string_view markup);
+std::string html_get_text(std::string_view markup);
 
 // Best score over the gold answers, as metric_max_over_ground_truths. The official
 // scripts fail on an empty gold list; so do these (std::invalid_argument).
