@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "longqa/safetensors.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -166,12 +167,11 @@ json describe(const at::Tensor& tensor) {
   return {{"dtype", dtype_name(t.scalar_type())}, {"shape", t.sizes().vec()}, {"values", values}, {"hex", hex}};
 }
 
-// The "[hf]" cases need the fixture directory that ctest's hf_reference_fixtures
-// makes with the project's Python; without it (no Python) they are skipped.
-bool fixtures_made() {
-  if (fs::is_directory(LONGQA_HF_FIXTURES)) return true;
-  WARN("skipped: no " << LONGQA_HF_FIXTURES << " (made by ctest's hf_reference_fixtures)");
-  return false;
+// The "[hf]" cases need the fixture directory that ctest's hf_reference_fixtures makes
+// with the project's Python first; run on their own without it, they are skipped (exit 77).
+bool skip_without_fixtures() {
+  return longqa::test::skip_unless(fs::is_directory(LONGQA_HF_FIXTURES),
+                                   std::string("no ") + LONGQA_HF_FIXTURES + " (made by ctest's hf_reference_fixtures)");
 }
 
 }  // namespace
@@ -454,7 +454,7 @@ TEST_CASE("save_safetensors is atomic and refuses what the format cannot hold", 
 // run by the hf_reference_fixtures test); we must read exactly its values.
 TEST_CASE("reads files written by Hugging Face's safetensors", "[safetensors][hf]") {
   const fs::path fixtures = LONGQA_HF_FIXTURES;
-  if (!fixtures_made()) return;
+  if (skip_without_fixtures()) return;
   const std::string path = (fixtures / "safetensors_hf.safetensors").string();
   REQUIRE(fs::exists(path));
   std::ifstream in(fixtures / "safetensors_hf.json");
@@ -474,7 +474,7 @@ TEST_CASE("reads files written by Hugging Face's safetensors", "[safetensors][hf
 
 // And the other direction: Hugging Face's library reads what we write.
 TEST_CASE("Hugging Face's safetensors reads files we write", "[safetensors][hf]") {
-  if (!fixtures_made()) return;
+  if (skip_without_fixtures()) return;
   const fs::path out = LONGQA_HF_FIXTURES;
   const std::string path = (out / "safetensors_from_cpp.safetensors").string();
   const std::string expected_path = (out / "safetensors_from_cpp.json").string();

@@ -190,8 +190,8 @@ TEST_CASE("directories that are not encoders are refused with the reason", "[tex
   CHECK_THROWS_WITH(TextEncoder::load(path), Catch::Contains("do_lower_case is not supported"));
 }
 
-TEST_CASE("on a GPU the embeddings equal the CPU's", "[text_encoder][cuda]") {
-  if (!torch::cuda::is_available()) return;  // CPU-only machine: nothing to compare
+TEST_CASE("on a GPU the embeddings equal the CPU's", "[text_encoder][gpu]") {
+  if (test::skip_unless_gpu(torch::cuda::is_available())) return;  // CPU-only: nothing to compare
   TempDir dir("encoder");
   make_model_dir(dir.path(), 9);
   std::vector<std::string> texts = kTinyTexts;

@@ -8,6 +8,19 @@
 
 namespace longqa::test {
 
+// Skipping a case that cannot run here (no GPU, no ../shared/data, no fixture); defined in
+// catch_main.cpp. A case starts with `if (longqa::test::skip_unless(available, "why")) return;`.
+// skip_unless returns true when `available` is false: it records the skip (one passing
+// assertion, so `-w NoAssertions` does not fail the case) and the run, if nothing failed,
+// exits with kSkipExitCode, which ctest reports as skipped. Cases that may skip in a default
+// run carry a tag listed as OPTIONAL in tests/CMakeLists.txt, so they are a ctest entry of
+// their own and never turn their executable's other cases into "skipped".
+constexpr int kSkipExitCode = 77;
+bool skip_unless(bool available, const std::string& why);
+// skip_unless for a case that needs a CUDA device (pass torch::cuda::is_available()); with
+// LONGQA_REQUIRE_GPU=1 in the environment a missing device fails the case instead.
+bool skip_unless_gpu(bool cuda_available);
+
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:
