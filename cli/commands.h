@@ -20,6 +20,7 @@ int distill_command(const Argv& argv);
 int train_retriever_command(const Argv& argv);
 int train_reader_command(const Argv& argv);
 int eval_command(const Argv& argv);
+int ask_command(const Argv& argv);
 
 int vocab_subset_command(const Argv& argv);
 

@@ -1,5 +1,5 @@
 # `cmake --install` exports the libraries so that find_package(longqa) works.
-install(TARGETS longqa_attention longqa_tokenizer longqa_reader longqa_retriever longqa_eval longqa_server longqa
+install(TARGETS longqa_common longqa_attention longqa_tokenizer longqa_reader longqa_training longqa_retriever longqa_pipeline longqa_eval longqa_eval_runner longqa_server longqa
         EXPORT longqaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

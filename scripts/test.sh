@@ -23,4 +23,11 @@ printf '서울은 대한민국의 수도이다. Seoul is the capital of South Ko
 out="$(./build/examples/answer_question "$tmp/model" "What is the capital?" "$tmp/doc.txt")"
 echo "$out"
 [ "$(echo "$out" | wc -l)" -eq 3 ] || { echo "example printed no answers"; exit 1; }
+
+echo "== the pipeline example: index the sample corpus with MiniLM, ask through longqa::Pipeline"
+out="$(./build/examples/ask_corpus "$tmp/model" "$(bash scripts/minilm_dir.sh)" "$tmp/index" \
+  "Who won Super Bowl 50?" examples/data/sample_corpus.jsonl)"
+echo "$out"
+echo "$out" | grep -q '^indexed 8 documents' || { echo "ask_corpus did not index the sample corpus"; exit 1; }
+[ "$(echo "$out" | wc -l)" -eq 4 ] || { echo "ask_corpus printed no answers"; exit 1; }
 echo "== all tests passed"

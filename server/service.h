@@ -1,7 +1,7 @@
-// The HTTP API v1 without the HTTP transport: routes, request validation against the
-// OpenAPI document, handlers, readiness, and the work queue that runs inference. The
-// transport (server.cpp, Boost.Beast) hands it method, target and body and writes back
-// what it answers; everything here can run and be tested without a socket.
+// The HTTP API v1 without the HTTP transport: readiness, the handlers, and the work queue
+// that runs inference. Routing is in routes.cpp, body validation in request_body.cpp, the
+// jobs the queue runs in jobs.cpp. The transport (server.cpp, Boost.Beast) hands it method,
+// target and body and writes back what it answers; everything here runs without a socket.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -15,14 +15,16 @@
 #include <vector>
 
 #include "metrics.h"
+#include "responses.h"
+#include "routes.h"
 #include "settings.h"
 
 namespace longqa {
+class Pipeline;
 class Reader;
 }
 namespace longqa::retriever {
 class Index;
-class Retriever;
 }
 
 namespace longqa::server {
@@ -30,27 +32,6 @@ namespace longqa::server {
 class Job;
 class WorkQueue;
 using Clock = std::chrono::steady_clock;
-
-struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // path and query, as sent
-  std::string body;
-};
-
-struct Response {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
-  std::string endpoint = "other";  // the route pattern, for metrics
-};
-
-// Called once per request, from an I/O thread or a worker thread.
-using Respond = std::function<void(Response)>;
-
-struct Route {
-  std::string method, pattern;  // "DELETE", "/v1/documents/{id}"
-};
 
 class Service {
  public:
@@ -70,8 +51,10 @@ class Service {
   std::optional<Response> check_route(const std::string& method, const std::string& target) const;
   void handle(Request request, Respond respond);
 
-  static Response error(int status, const std::string& code, const std::string& message);
-  static const std::vector<Route>& routes();
+  static Response error(int status, const std::string& code, const std::string& message) {
+    return error_response(status, code, message);
+  }
+  static const std::vector<Route>& routes() { return api_routes(); }
 
   Metrics& metrics() { return metrics_; }
   const ServerSettings& settings() const { return settings_; }
@@ -79,10 +62,6 @@ class Service {
 
  private:
   enum class State { kLoading, kReady, kShuttingDown, kFailed };
-  struct Match;
-  Match match(const std::string& method, const std::string& target) const;
-  // Parses and validates a body against the route's request schema; nullopt after answering an error.
-  std::optional<nlohmann::json> parse_body(const Request& request, const Route& route, const Respond& respond) const;
   void enqueue(std::unique_ptr<Job> job, const Respond& respond);
 
   Response health() const;
@@ -107,8 +86,8 @@ class Service {
   nlohmann::json model_info_;             // set once by load(), before loaded_ turns true
   std::atomic<bool> loaded_{false};
   nlohmann::json build_info_;
-  std::unique_ptr<retriever::Index> index_;          // set once by load(), like reader_
-  std::unique_ptr<retriever::Retriever> retriever_;
+  std::shared_ptr<retriever::Index> index_;  // set once by load(), like reader_
+  std::unique_ptr<Pipeline> pipeline_;       // over reader_ and index_
   std::mutex index_mutex_;  // document writes and checkpoints, one at a time
   Clock::time_point last_commit_;
   bool uncommitted_ = false;

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include <set>
 #include <thread>
 
+#include "longqa/pipeline.h"
 #include "longqa/reader.h"
 #include "server/json_schema.h"
 #include "server/server.h"
@@ -762,4 +764,75 @@ TEST_CASE("server: documents, retrieve and ask over an index that survives a res
   CHECK(client.get("/v1/documents/b%2F2%20%C3%A9").json_body()["text"] == "w1 w2 w3");
   CHECK(client.get("/v1/documents/c").status == 404);
   CHECK(client.post("/v1/retrieve", R"({"question": "alpha omega"})").json_body()["documents"][0]["id"] == "a");
+}
+
+// The one ask flow: the library's Pipeline, `longqa ask --json` and POST /v1/ask give the
+// same answers for the same index and question.
+TEST_CASE("pipeline: the same answers through the library, the CLI and HTTP", "[server][pipeline]") {
+  test::TempDir root("longqa-pipeline");
+  test::write_random_encoder(root / "encoder");
+  ServerSettings settings = test_settings();
+  settings.index_dir = root / "index";
+  settings.encoder = root / "encoder";
+  std::mt19937 rng(9);
+  json documents = json::array();
+  for (int d = 0; d < 4; ++d) {
+    std::string text;
+    for (int i = 0; i < 150; ++i) text += "w" + std::to_string(rng() % 200) + (i == 70 && d == 1 ? " alpha omega " : " ");
+    documents.push_back({{"id", "doc-" + std::to_string(d)}, {"title", "Title " + std::to_string(d)}, {"text", text}});
+  }
+  const std::string question = "alpha omega w7";
+  const json ask_body = {{"question", question}, {"top_k_documents", 2}, {"top_k_answers", 3}};
+  json over_http;
+  {
+    TestServer server(settings);
+    Client client(server.port());
+    REQUIRE(client.post("/v1/documents", json{{"documents", documents}}.dump()).status == 200);
+    Reply asked = client.post("/v1/ask", ask_body.dump());
+    REQUIRE(asked.status == 200);
+    over_http = asked.json_body();
+  }  // shutdown checkpoints the index
+
+  AskOptions options;
+  options.top_k_documents = 2;
+  options.top_k_answers = 3;
+  const Pipeline pipeline = Pipeline::open(tiny_model_dir(), settings.index_dir);
+  const PipelineResult in_library = pipeline.ask(question, options);
+
+  const std::string command = std::string(LONGQA_CLI) + " ask --model '" + tiny_model_dir() + "' --index '" +
+                              settings.index_dir + "' --top-k-documents 2 --top-k-answers 3 --json '" + question + "'";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  std::string printed;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) printed.append(buffer, n);
+  REQUIRE(::pclose(pipe) == 0);
+  const json from_cli = json::parse(printed);
+
+  REQUIRE(!in_library.answers.empty());
+  REQUIRE(in_library.answers.size() == 3);
+  for (const json* other : std::initializer_list<const json*>{&over_http, &from_cli}) {
+    INFO(other->dump());
+    REQUIRE((*other)["answers"].size() == in_library.answers.size());
+    for (size_t i = 0; i < in_library.answers.size(); ++i) {
+      const auto& a = in_library.answers[i];
+      const json& b = (*other)["answers"][i];
+      CHECK(b["text"] == a.text);
+      CHECK(b["document_id"] == a.document_id);
+      CHECK(b["title"] == a.title);
+      CHECK(b["begin_char"] == a.begin_char);
+      CHECK(b["end_char"] == a.end_char);
+      CHECK(b["snippet"] == a.snippet);
+      CHECK(b["score"].get<double>() == Approx(a.score).epsilon(1e-4));
+    }
+    REQUIRE((*other)["documents"].size() == in_library.documents.size());
+    for (size_t i = 0; i < in_library.documents.size(); ++i)
+      CHECK((*other)["documents"][i]["id"] == in_library.documents[i].id);
+  }
+  // The answers are spans of the documents they name.
+  for (const auto& a : in_library.answers) {
+    const auto doc = pipeline.index().document(a.document_id);
+    REQUIRE(doc);
+    CHECK(doc->text.substr(static_cast<size_t>(a.begin_byte), static_cast<size_t>(a.end_byte - a.begin_byte)) == a.text);
+  }
 }

@@ -1,0 +1,74 @@
+#include "shared_options.h"
+
+#include <algorithm>
+
+#include "longqa/common/utf8.h"
+#include "longqa/threads.h"
+
+namespace longqa::cli {
+
+void add_reader_options(Args& args, bool with_no_answer) {
+  args.option("n-best", "answers kept per question", "5")
+      .option("max-answer-tokens", "longest answer, in tokens", "30")
+      .option("window", "tokens per window (0 = the model's maximum)", "0")
+      .option("overlap", "document tokens shared by consecutive windows (-1 = a quarter)", "-1")
+      .option("threads", "CPU threads (0 = all cores)", "0");
+  if (with_no_answer) args.flag("no-answer", "allow an empty answer when the model finds none");
+}
+
+ReaderOptions reader_options(const Args& args) {
+  ReaderOptions options;
+  options.n_best = args.get_int("n-best");
+  options.max_answer_tokens = args.get_int("max-answer-tokens");
+  options.window_tokens = args.get_int("window");
+  options.overlap_tokens = args.get_int("overlap");
+  options.allow_no_answer = args.is_set("no-answer");
+  set_compute_threads(static_cast<int>(args.get_int("threads")));
+  return options;
+}
+
+void add_retriever_options(Args& args, const std::string& passages_default) {
+  args.option("mode", "fused (dense + BM25, reciprocal rank fusion), dense or bm25", "fused")
+      .option("passages", "best passages kept per document", passages_default)
+      .option("candidates", "passages each method ranks before fusion", "100")
+      .option("rrf-k", "reciprocal rank fusion constant", "60")
+      .option("dense-weight", "weight of the dense ranking in fusion", "1")
+      .option("bm25-weight", "weight of the BM25 ranking in fusion", "1")
+      .option("encoder", "the index's text encoder directory (default: the one its manifest records)", "");
+}
+
+retriever::RetrieverOptions retriever_options(const Args& args) {
+  retriever::RetrieverOptions options;
+  options.mode = retriever::parse_search_mode(args.get("mode"));
+  options.passages_per_document = args.get_int("passages");
+  options.candidates = args.get_int("candidates");
+  options.rrf_k = args.get_double("rrf-k");
+  options.dense_weight = args.get_double("dense-weight");
+  options.bm25_weight = args.get_double("bm25-weight");
+  return options;
+}
+
+std::string take_trailing_words(const Argv& argv, Argv& options, const std::vector<std::string>& flags) {
+  std::string words;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a.rfind("--", 0) == 0 || a == "-h") {
+      options.push_back(a);
+      const bool takes_value = a.find('=') == std::string::npos && std::find(flags.begin(), flags.end(), a) == flags.end();
+      if (takes_value && i + 1 < argv.size()) options.push_back(argv[++i]);
+    } else {
+      words += (words.empty() ? "" : " ") + a;
+    }
+  }
+  return words;
+}
+
+std::string one_line(const std::string& text, size_t max_bytes) {
+  std::string line = text;
+  for (char& c : line)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (line.size() <= max_bytes) return line;
+  return truncate_utf8(line, max_bytes) + "…";
+}
+
+}  // namespace longqa::cli
