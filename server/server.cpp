@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "longqa/common/stopwatch.h"
 #include "service.h"
 
 namespace longqa::server {
@@ -209,7 +210,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send(Response r, bool keep_alive) {
-    const double seconds = std::chrono::duration<double>(Clock::now() - request_start_).count();
+    const double seconds = seconds_since(request_start_);
     server_.service().metrics().count_request(r.endpoint, r.status, in_flight_ ? seconds : 0.0);
     response_ = {};
     response_.version(version_);
@@ -289,7 +290,7 @@ void HttpServer::start() {
     const auto t0 = Clock::now();
     try {
       service_.load();
-      log("ready: models loaded in " + std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) + " s");
+      log("ready: models loaded in " + std::to_string(seconds_since(t0)) + " s");
     } catch (const std::exception& e) {
       load_error_ = std::current_exception();
       log(std::string("loading failed: ") + e.what());

@@ -1,13 +1,9 @@
 #include "work_queue.h"
 
+#include "longqa/common/stopwatch.h"
 #include "metrics.h"
 
 namespace longqa::server {
-namespace {
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-}  // namespace
 
 WorkQueue::WorkQueue(WorkQueueOptions options, ReadBatch read_batch, Metrics& metrics)
     : options_(options), read_batch_(std::move(read_batch)), metrics_(metrics) {

@@ -21,6 +21,9 @@ class Stopwatch {
 inline double ms_between(Stopwatch::Clock::time_point a, Stopwatch::Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
+inline double seconds_since(Stopwatch::Clock::time_point t) {
+  return std::chrono::duration<double>(Stopwatch::Clock::now() - t).count();
+}
 
 // "m:ss" under an hour, "h:mm:ss" from one hour (rounded to the second).
 std::string format_duration(double seconds);
