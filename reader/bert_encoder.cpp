@@ -19,11 +19,7 @@ class BertEncoder final : public Encoder {
     const auto key_mask = input.valid.view({input.valid.size(0), 1, 1, input.valid.size(1)});
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
       const std::string layer = prefix_ + ".encoder.layer." + std::to_string(i) + ".";
-      auto q = layers::split_heads(layers::linear(*params_, layer + "attention.self.query", x), c.num_attention_heads);
-      auto k = layers::split_heads(layers::linear(*params_, layer + "attention.self.key", x), c.num_attention_heads);
-      auto v = layers::split_heads(layers::linear(*params_, layer + "attention.self.value", x), c.num_attention_heads);
-      auto context = layers::merge_heads(at::scaled_dot_product_attention(q, k, v, key_mask));
-      x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
+      x = layers::dense_layer(*params_, layer, x, key_mask, c);
       if (layer_outputs) layer_outputs->push_back(x);
     }
     return x;
@@ -33,20 +29,10 @@ class BertEncoder final : public Encoder {
     const auto& c = config_;
     const int64_t e = embedding_width();
     layers::Shapes s;
-    const std::string emb = prefix_ + ".embeddings.";
-    s.push_back({emb + "word_embeddings.weight", {c.vocab_size, e}});
-    s.push_back({emb + "position_embeddings.weight", {c.max_position_embeddings, e}});
-    s.push_back({emb + "token_type_embeddings.weight", {c.type_vocab_size, e}});
-    layers::add_layer_norm(s, emb + "LayerNorm", e);
+    layers::add_embeddings(s, prefix_ + ".embeddings", c, e);
     if (has_projection()) layers::add_linear(s, prefix_ + ".embeddings_project", e, c.hidden_size);
-    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-      const std::string layer = prefix_ + ".encoder.layer." + std::to_string(i) + ".";
-      for (const char* p : {"query", "key", "value"})
-        layers::add_linear(s, layer + "attention.self." + p, c.hidden_size, c.hidden_size);
-      layers::add_linear(s, layer + "attention.output.dense", c.hidden_size, c.hidden_size);
-      layers::add_layer_norm(s, layer + "attention.output.LayerNorm", c.hidden_size);
-      layers::add_feed_forward(s, layer, c);
-    }
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+      layers::add_dense_layer(s, prefix_ + ".encoder.layer." + std::to_string(i) + ".", c);
     return s;
   }
 

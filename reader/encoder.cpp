@@ -7,12 +7,16 @@ namespace longqa {
 
 std::unique_ptr<Encoder> make_bert_encoder(const ModelConfig& config, const NamedTensors* params);
 std::unique_ptr<Encoder> make_littlebird_encoder(const ModelConfig& config, const NamedTensors* params);
+std::unique_ptr<Encoder> make_roberta_encoder(const ModelConfig& config, const NamedTensors* params);
+std::unique_ptr<Encoder> make_big_bird_encoder(const ModelConfig& config, const NamedTensors* params);
 
 std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, const NamedTensors* params) {
   if (config.model_type == "littlebird") return make_littlebird_encoder(config, params);
   if (config.model_type == "bert" || config.model_type == "electra") return make_bert_encoder(config, params);
+  if (config.model_type == "roberta" || config.model_type == "xlm-roberta") return make_roberta_encoder(config, params);
+  if (config.model_type == "big_bird") return make_big_bird_encoder(config, params);
   throw std::invalid_argument("unsupported model_type '" + config.model_type +
-                              "' (supported: littlebird, bert, electra)");
+                              "' (supported: littlebird, bert, electra, roberta, xlm-roberta, big_bird)");
 }
 
 const at::Tensor& Encoder::param(const std::string& name) const { return layers::get(*params_, name); }
@@ -68,17 +72,43 @@ at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, con
                       const ModelConfig& config, bool absolute_positions) {
   const auto& ids = input.input_ids;
   const auto n = ids.size(1);
-  auto x = at::embedding(get(params, prefix + ".word_embeddings.weight"), ids);
-  at::Tensor types = input.token_type_ids.defined() ? input.token_type_ids : at::zeros_like(ids);
-  x = x + at::embedding(get(params, prefix + ".token_type_embeddings.weight"), types);
+  at::Tensor positions;
   if (absolute_positions) {
     if (n > config.max_position_embeddings)
       throw std::invalid_argument("sequence of " + std::to_string(n) + " tokens exceeds max_position_embeddings " +
                                   std::to_string(config.max_position_embeddings));
-    auto positions = at::arange(n, ids.options());
-    x = x + at::embedding(get(params, prefix + ".position_embeddings.weight"), positions).unsqueeze(0);
+    positions = at::arange(n, ids.options());
+  }
+  return embeddings(params, prefix, input, config, positions);
+}
+
+at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
+                      const ModelConfig& config, const at::Tensor& positions, double word_scale) {
+  const auto& ids = input.input_ids;
+  auto x = at::embedding(get(params, prefix + ".word_embeddings.weight"), ids);
+  if (word_scale != 1.0) x = x * word_scale;
+  at::Tensor types = input.token_type_ids.defined() ? input.token_type_ids : at::zeros_like(ids);
+  x = x + at::embedding(get(params, prefix + ".token_type_embeddings.weight"), types);
+  if (positions.defined()) {
+    auto p = at::embedding(get(params, prefix + ".position_embeddings.weight"), positions);
+    x = x + (positions.dim() == 1 ? p.unsqueeze(0) : p);
   }
   return layer_norm(params, prefix + ".LayerNorm", x, config.layer_norm_eps);
+}
+
+at::Tensor padding_aware_positions(const at::Tensor& input_ids, int64_t padding_idx) {
+  const auto mask = input_ids.ne(padding_idx).to(at::kLong);
+  return at::cumsum(mask, 1) * mask + padding_idx;
+}
+
+at::Tensor dense_layer(const NamedTensors& params, const std::string& layer, const at::Tensor& x,
+                       const at::Tensor& key_mask, const ModelConfig& config) {
+  const auto heads = config.num_attention_heads;
+  auto q = split_heads(linear(params, layer + "attention.self.query", x), heads);
+  auto k = split_heads(linear(params, layer + "attention.self.key", x), heads);
+  auto v = split_heads(linear(params, layer + "attention.self.value", x), heads);
+  auto context = merge_heads(at::scaled_dot_product_attention(q, k, v, key_mask));
+  return feed_forward(params, layer, attention_output(params, layer, context, x, config), config);
 }
 
 at::Tensor mean_pool(const at::Tensor& hidden, const at::Tensor& valid) {
@@ -120,6 +150,21 @@ void add_feed_forward(Shapes& shapes, const std::string& layer, const ModelConfi
   add_linear(shapes, layer + "intermediate.dense", config.hidden_size, config.intermediate_size);
   add_linear(shapes, layer + "output.dense", config.intermediate_size, config.hidden_size);
   add_layer_norm(shapes, layer + "output.LayerNorm", config.hidden_size);
+}
+
+void add_dense_layer(Shapes& shapes, const std::string& layer, const ModelConfig& config) {
+  for (const char* p : {"query", "key", "value"})
+    add_linear(shapes, layer + "attention.self." + p, config.hidden_size, config.hidden_size);
+  add_linear(shapes, layer + "attention.output.dense", config.hidden_size, config.hidden_size);
+  add_layer_norm(shapes, layer + "attention.output.LayerNorm", config.hidden_size);
+  add_feed_forward(shapes, layer, config);
+}
+
+void add_embeddings(Shapes& shapes, const std::string& prefix, const ModelConfig& config, int64_t width) {
+  shapes.push_back({prefix + ".word_embeddings.weight", {config.vocab_size, width}});
+  shapes.push_back({prefix + ".position_embeddings.weight", {config.max_position_embeddings, width}});
+  shapes.push_back({prefix + ".token_type_embeddings.weight", {config.type_vocab_size, width}});
+  add_layer_norm(shapes, prefix + ".LayerNorm", width);
 }
 
 }  // namespace layers

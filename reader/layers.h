@@ -34,6 +34,20 @@ at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, co
 at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
                       const ModelConfig& config, bool absolute_positions);
 
+// Word (times word_scale) + token-type embeddings + the position embeddings of `positions` ((B,n) or (n) int64;
+// undefined: none), then LayerNorm.
+at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
+                      const ModelConfig& config, const at::Tensor& positions, double word_scale = 1.0);
+
+// RoBERTa's position ids (HF create_position_ids_from_input_ids): padding_idx + 1, + 2, ... over the tokens
+// that are not padding_idx, padding_idx on those that are. (B,n) int64.
+at::Tensor padding_aware_positions(const at::Tensor& input_ids, int64_t padding_idx);
+
+// One post-LN BERT layer (`layer` ends in '.') with full attention over the keys that `key_mask` (B,1,1,n)
+// marks true: attention.self.{query,key,value}, attention output, feed-forward.
+at::Tensor dense_layer(const NamedTensors& params, const std::string& layer, const at::Tensor& x,
+                       const at::Tensor& key_mask, const ModelConfig& config);
+
 // Mean of the hidden states (B,n,d) over the valid tokens: (B,d).
 at::Tensor mean_pool(const at::Tensor& hidden, const at::Tensor& valid);
 
@@ -46,5 +60,9 @@ using Shapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
 void add_linear(Shapes& shapes, const std::string& prefix, int64_t in, int64_t out);
 void add_layer_norm(Shapes& shapes, const std::string& prefix, int64_t d);
 void add_feed_forward(Shapes& shapes, const std::string& layer, const ModelConfig& config);
+// Everything dense_layer reads.
+void add_dense_layer(Shapes& shapes, const std::string& layer, const ModelConfig& config);
+// prefix.{word,position,token_type}_embeddings and prefix.LayerNorm of width `width`.
+void add_embeddings(Shapes& shapes, const std::string& prefix, const ModelConfig& config, int64_t width);
 
 }  // namespace longqa::layers

@@ -17,10 +17,14 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kModelTypes[] = {"littlebird", "bert", "electra"};
-constexpr const char* kModelTypeList = "littlebird, bert, electra";
+constexpr const char* kModelTypes[] = {"littlebird", "bert", "electra", "roberta", "xlm-roberta", "big_bird"};
+constexpr const char* kModelTypeList = "littlebird, bert, electra, roberta, xlm-roberta, big_bird";
+constexpr const char* kAttentionTypes[] = {"block_sparse", "original_full"};  // big_bird
 constexpr const char* kActivations[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"};
 constexpr const char* kActivationList = "gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu";
+
+// RoBERTa and XLM-RoBERTa share one encoder and one config layout.
+bool is_roberta(const std::string& type) { return type == "roberta" || type == "xlm-roberta"; }
 
 // Where a config comes from: a file (its errors are FileFormatError) or code (std::invalid_argument).
 struct Origin {
@@ -77,6 +81,13 @@ void read(const json& j, const char* key, std::string& out, const std::string& o
   out = v->get<std::string>();
 }
 
+void read(const json& j, const char* key, bool& out, const std::string& origin) {
+  const json* v = find_key(j, key);
+  if (!v) return;
+  if (!v->is_boolean()) fail(origin, wrong_type(key, "true or false", *v));
+  out = v->get<bool>();
+}
+
 void check_model_type(const std::string& type, const Origin& where) {
   if (!one_of(type, kModelTypes))
     fail(where, "unsupported model_type '" + type + "' (supported: " + kModelTypeList + ")");
@@ -107,6 +118,16 @@ void check(const ModelConfig& c, const Origin& where) {
   if (c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size)
     fail(where, "pad_token_id " + std::to_string(c.pad_token_id) + " is outside the vocabulary of " +
                     std::to_string(c.vocab_size));
+  if (is_roberta(c.model_type) && c.max_position_embeddings <= c.pad_token_id + 1)
+    fail(where, "max_position_embeddings " + std::to_string(c.max_position_embeddings) +
+                    " leaves no positions after padding_idx (pad_token_id " + std::to_string(c.pad_token_id) + ")");
+  if (c.model_type == "big_bird") {
+    if (!one_of(c.attention_type, kAttentionTypes))
+      fail(where, "unsupported attention_type '" + c.attention_type + "' (supported: block_sparse, original_full)");
+    if (c.num_random_blocks < 0)
+      fail(where, "num_random_blocks must not be negative, not " + std::to_string(c.num_random_blocks));
+    if (!c.use_bias) fail(where, "use_bias false is not supported (query/key/value without biases)");
+  }
   if (!one_of(c.hidden_act, kActivations))
     fail(where, "unsupported hidden_act '" + c.hidden_act + "' (supported: " + kActivationList + ")");
 }
@@ -116,13 +137,19 @@ void check(const ModelConfig& c, const Origin& where) {
 void ModelConfig::validate() const { check(*this, {kInCode, false}); }
 
 std::string ModelConfig::weight_prefix() const {
-  // The Hugging Face base-model attribute (bert., electra., littlebird.) is the model type.
+  // The Hugging Face base-model attribute: bert., electra., littlebird. are the model type;
+  // RobertaForQuestionAnswering and XLMRobertaForQuestionAnswering use roberta., BigBirdForQuestionAnswering bert.
   check_model_type(model_type, {kInCode, false});
+  if (is_roberta(model_type)) return "roberta";
+  if (model_type == "big_bird") return "bert";
   return model_type;
 }
 
 int64_t ModelConfig::max_window_tokens() const {
-  return is_littlebird() ? max_seq_length : max_position_embeddings;
+  if (is_littlebird()) return max_seq_length;
+  // RoBERTa's positions start at padding_idx + 1.
+  if (is_roberta(model_type)) return max_position_embeddings - pad_token_id - 1;
+  return max_position_embeddings;
 }
 
 ModelConfig ModelConfig::from_json_file(const std::string& path) {
@@ -147,6 +174,13 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   ModelConfig c;
   read(j, "model_type", c.model_type, origin);
   check_model_type(c.model_type, {origin, true});
+  // Defaults of the Hugging Face config classes where they differ from BERT's (save_pretrained may omit them).
+  if (is_roberta(c.model_type)) c.pad_token_id = 1;
+  if (c.model_type == "big_bird") {
+    c.hidden_act = "gelu_new";
+    c.max_position_embeddings = 4096;
+    c.sep_token_id = 66;
+  }
   read(j, "vocab_size", c.vocab_size, origin);
   read(j, "hidden_size", c.hidden_size, origin);
   read(j, "num_hidden_layers", c.num_hidden_layers, origin);
@@ -159,6 +193,13 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   read(j, "hidden_act", c.hidden_act, origin);
   read(j, "initializer_range", c.initializer_range, origin);
   read(j, "pad_token_id", c.pad_token_id, origin);
+  read(j, "sep_token_id", c.sep_token_id, origin);
+  if (c.model_type == "big_bird") {
+    read(j, "attention_type", c.attention_type, origin);
+    read(j, "num_random_blocks", c.num_random_blocks, origin);
+    read(j, "rescale_embeddings", c.rescale_embeddings, origin);
+    read(j, "use_bias", c.use_bias, origin);
+  }
   read(j, "block_size", c.block_size, origin);
   read(j, "pack_size", c.pack_size, origin);
   read(j, "max_seq_length", c.max_seq_length, origin);
@@ -170,9 +211,12 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
 
 std::string ModelConfig::to_json_string() const {
   check_model_type(model_type, {kInCode, false});
-  const char* architecture = model_type == "bert"      ? "BertForQuestionAnswering"
-                             : model_type == "electra" ? "ElectraForQuestionAnswering"
-                                                       : "LittleBirdForQuestionAnswering";
+  const char* architecture = model_type == "bert"          ? "BertForQuestionAnswering"
+                             : model_type == "electra"     ? "ElectraForQuestionAnswering"
+                             : model_type == "roberta"     ? "RobertaForQuestionAnswering"
+                             : model_type == "xlm-roberta" ? "XLMRobertaForQuestionAnswering"
+                             : model_type == "big_bird"    ? "BigBirdForQuestionAnswering"
+                                                           : "LittleBirdForQuestionAnswering";
   json j = {
       {"architectures", json::array({architecture})},
       {"model_type", model_type},
@@ -193,6 +237,13 @@ std::string ModelConfig::to_json_string() const {
   };
   // -1 means "hidden_size"; Hugging Face has no such value, so leave the key out.
   if (embedding_size != -1) j["embedding_size"] = embedding_size;
+  if (sep_token_id != -1) j["sep_token_id"] = sep_token_id;
+  if (model_type == "big_bird") {
+    j["attention_type"] = attention_type;
+    j["num_random_blocks"] = num_random_blocks;
+    j["rescale_embeddings"] = rescale_embeddings;
+    j["use_bias"] = use_bias;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -203,7 +254,8 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
     return std::tie(c.model_type, c.vocab_size, c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
                     c.intermediate_size, c.type_vocab_size, c.max_position_embeddings, c.embedding_size,
                     c.layer_norm_eps, c.hidden_act, c.initializer_range, c.pad_token_id, c.block_size,
-                    c.pack_size, c.max_seq_length);
+                    c.pack_size, c.max_seq_length, c.sep_token_id, c.attention_type, c.num_random_blocks,
+                    c.rescale_embeddings, c.use_bias);
   };
   return fields(*this) == fields(o);
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "longqa/common/errors.h"
+#include "big_bird_encoder.h"
 #include "layers.h"
 #include "longqa/safetensors.h"
 
@@ -30,6 +31,11 @@ bool ignorable(const std::string& name) {
   return name.find(".pooler.") != std::string::npos || name.rfind("pooler.", 0) == 0 ||  // prefixless: BertModel
          ends_with(name, "embeddings.position_ids") ||
          name.rfind("cls.", 0) == 0 || name.rfind("discriminator_predictions.", 0) == 0;
+}
+
+// The QA head's parameters: qa_outputs, or BigBird's qa_classifier.
+bool is_head(const std::string& name) {
+  return name.rfind("qa_outputs.", 0) == 0 || name.rfind("qa_classifier.", 0) == 0;
 }
 
 // ALiBi's geometric slopes 2^(-8k/H), k = 1..H: a local bias to start from.
@@ -58,7 +64,10 @@ QaModel::~QaModel() = default;
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> QaModel::parameter_shapes() const {
   auto shapes = encoder_->parameter_shapes();
-  layers::add_linear(shapes, "qa_outputs", config_.hidden_size, 2);
+  if (config_.model_type == "big_bird")
+    big_bird::add_qa_head(shapes, config_);
+  else
+    layers::add_linear(shapes, "qa_outputs", config_.hidden_size, 2);
   return shapes;
 }
 
@@ -98,12 +107,13 @@ QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
   };
   std::set<std::string> expected;
   for (const auto& [name, shape] : model.parameter_shapes()) {
-    const bool head = name.rfind("qa_outputs.", 0) == 0;
+    const bool head = is_head(name);
     if (head && !with_head && !checkpoint.contains(name)) {
       // An encoder-only checkpoint: the QA head starts fresh, so the model can be fine-tuned.
       auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
-      model.parameters()[name] = name == "qa_outputs.bias" ? at::zeros(shape)
-                                                           : at::normal(0.0, config.initializer_range, shape, gen);
+      model.parameters()[name] = ends_with(name, "LayerNorm.weight") ? at::ones(shape)
+                                 : ends_with(name, ".bias")          ? at::zeros(shape)
+                                                                     : at::normal(0.0, config.initializer_range, shape, gen);
       continue;
     }
     const std::string stored = head ? name : stored_name(name);
@@ -143,8 +153,14 @@ void QaModel::save(const std::string& dir, at::ScalarType storage) const {
 }
 
 QaLogits QaModel::forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs) const {
-  auto hidden = encoder_->forward(input, layer_outputs);
-  auto logits = layers::linear(params_, "qa_outputs", hidden).to(at::kFloat);
+  at::Tensor logits;
+  if (config_.model_type == "big_bird") {
+    // BigBirdForQuestionAnswering: token types from the first [SEP] when absent, the question masked out.
+    const auto in = big_bird::with_question_types(input, config_.sep_token_id);
+    logits = big_bird::qa_logits(params_, config_, encoder_->forward(in, layer_outputs), in).to(at::kFloat);
+  } else {
+    logits = layers::linear(params_, "qa_outputs", encoder_->forward(input, layer_outputs)).to(at::kFloat);
+  }
   auto pad = input.valid.logical_not();
   return {logits.select(-1, 0).masked_fill(pad, -INFINITY), logits.select(-1, 1).masked_fill(pad, -INFINITY)};
 }

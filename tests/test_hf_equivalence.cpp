@@ -1,11 +1,16 @@
-// longqa's bert encoder against Hugging Face transformers on the same checkpoints
-// (made by tests/hf/model_fixtures.py): the same start/end logits, both ways.
+// longqa's encoders against Hugging Face transformers on the same checkpoints (made by
+// tests/hf/model_fixtures.py and make_fixtures.py): the same start/end logits, both ways for bert and electra;
+// RoBERTa, XLM-RoBERTa and BigBird (block-sparse, its full-attention fallback, original_full) one way.
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "longqa/qa_model.h"
 #include "longqa/safetensors.h"
@@ -29,7 +34,117 @@ double max_logit_difference(const QaModel& model, const fs::path& reference_file
   return std::max(start_diff.item<double>(), end_diff.item<double>());
 }
 
+// The best span (start <= end < start + max_length) over the real tokens of row b, by start + end logit.
+std::pair<int64_t, int64_t> best_span(const at::Tensor& start, const at::Tensor& end, const at::Tensor& valid,
+                                      int64_t b, int64_t max_length = 30) {
+  const auto s = start[b].masked_fill(valid[b].logical_not(), -INFINITY);
+  const auto e = end[b].masked_fill(valid[b].logical_not(), -INFINITY);
+  const int64_t n = s.size(0);
+  std::pair<int64_t, int64_t> best{-1, -1};
+  double best_score = -INFINITY;
+  for (int64_t k = 0; k < std::min(max_length, n); ++k) {
+    const auto scores = s.narrow(0, 0, n - k) + e.narrow(0, k, n - k);
+    const auto i = scores.argmax().item<int64_t>();
+    const double score = scores[i].item<double>();
+    if (score > best_score) best_score = score, best = {i, i + k};
+  }
+  return best;
+}
+
+// Logits against a reference file: max |ours - HF| over the real tokens that HF does not mask out (BigBird
+// subtracts 1e6 on the question: there both must be below -1e5), and the same best span in every row.
+struct Comparison {
+  double max_difference = 0;
+  bool same_masked = true;
+  bool same_spans = true;
+};
+
+Comparison compare_with_reference(const QaModel& model, const fs::path& reference_file) {
+  SafetensorsFile ref(reference_file.string());
+  const auto valid = ref.get("attention_mask").to(at::kBool);
+  c10::InferenceMode guard;
+  const auto logits = model.forward({ref.get("input_ids"), ref.get("token_type_ids"), valid});
+  Comparison c;
+  for (const auto& [ours, theirs] : {std::pair{logits.start, ref.get("start_logits")},
+                                     std::pair{logits.end, ref.get("end_logits")}}) {
+    const auto masked = theirs.lt(-1e5).logical_and(valid);
+    const auto compared = valid.logical_and(masked.logical_not());
+    c.max_difference = std::max(c.max_difference, (ours - theirs).masked_select(compared).abs().max().item<double>());
+    c.same_masked = c.same_masked && at::equal(ours.lt(-1e5).logical_and(valid), masked);
+  }
+  for (int64_t b = 0; b < valid.size(0); ++b) {
+    const auto mine = best_span(logits.start, logits.end, valid, b);
+    const auto hf = best_span(ref.get("start_logits"), ref.get("end_logits"), valid, b);
+    INFO("row " << b << ": ours " << mine.first << ".." << mine.second << ", HF " << hf.first << ".." << hf.second);
+    CHECK(mine == hf);
+    c.same_spans = c.same_spans && mine == hf;
+  }
+  return c;
+}
+
+void check_family(const std::string& dir, const std::string& model_type, const std::vector<std::string>& references) {
+  const auto model = QaModel::load((kFixtures / dir).string());
+  CHECK(model.config().model_type == model_type);
+  for (const auto& reference : references) {
+    INFO(reference);
+    const auto c = compare_with_reference(model, kFixtures / reference);
+    std::printf("%s vs HF: max |logit difference| %.3g\n", reference.c_str(), c.max_difference);
+    CHECK(c.max_difference <= 1e-4);
+    CHECK(c.same_masked);
+    CHECK(c.same_spans);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("HF RobertaForQuestionAnswering: positions from padding_idx + 1 and one token type", "[hf][roberta]") {
+  check_family("roberta_qa", "roberta", {"roberta_qa_reference.safetensors"});
+  const auto model = QaModel::load((kFixtures / "roberta_qa").string());
+  CHECK(model.config().pad_token_id == 1);
+  CHECK(model.config().max_window_tokens() == 128);  // 130 positions - padding_idx 1 - 1
+}
+
+TEST_CASE("HF XLMRobertaForQuestionAnswering gives the same logits", "[hf][roberta]") {
+  check_family("xlm_roberta_qa", "xlm-roberta", {"xlm_roberta_qa_reference.safetensors"});
+}
+
+TEST_CASE("HF BigBirdForQuestionAnswering block-sparse: documents of 1k-4k tokens and the full fallback",
+          "[hf][big_bird]") {
+  check_family("big_bird_qa", "big_bird",
+               {"big_bird_qa_reference_ragged.safetensors", "big_bird_qa_reference_paper.safetensors",
+                "big_bird_qa_reference_odd.safetensors", "big_bird_qa_reference_short.safetensors"});
+  const auto model = QaModel::load((kFixtures / "big_bird_qa").string());
+  CHECK(model.config().attention_type == "block_sparse");
+  CHECK(model.config().block_size == 16);
+  CHECK(model.parameters().count("qa_classifier.output.LayerNorm.weight") == 1);
+}
+
+TEST_CASE("HF BigBirdForQuestionAnswering with attention_type original_full", "[hf][big_bird]") {
+  check_family("big_bird_full_qa", "big_bird", {"big_bird_full_qa_reference.safetensors"});
+}
+
+TEST_CASE("BigBird block-sparse attention reads 16k tokens without an n x n score matrix", "[big_bird]") {
+  ModelConfig c;
+  c.model_type = "big_bird";
+  c.vocab_size = 500;
+  c.hidden_size = 64;
+  c.num_attention_heads = 4;
+  c.num_hidden_layers = 1;
+  c.intermediate_size = 128;
+  c.max_position_embeddings = 16384;
+  c.block_size = 64;
+  c.sep_token_id = 66;
+  const auto model = QaModel::random(c, 5);
+  c10::InferenceMode guard;
+  const int64_t n = 16384 - 10;  // padded to the block inside
+  auto ids = at::randint(70, 500, {1, n}, at::kLong);
+  ids[0][20] = 66;
+  // Dense scores would be 4 heads x n^2 floats = 4.3 GB per layer; the blocked ones are 4 x n x 8 x 64.
+  const auto logits = model.forward({ids, at::Tensor(), at::ones({1, n}, at::kBool)});
+  CHECK(logits.start.size(1) == n);
+  CHECK(at::isfinite(logits.start.narrow(1, 21, n - 21)).all().item<bool>());
+  CHECK((logits.end.narrow(1, 1, 20) < -1e5).all().item<bool>());  // the question, up to its [SEP], is masked
+}
 
 TEST_CASE("HF BertForQuestionAnswering loads unchanged and gives the same logits", "[hf]") {
   const auto model = QaModel::load((kFixtures / "bert_qa").string());
@@ -50,12 +165,20 @@ TEST_CASE("HF ElectraForQuestionAnswering (embedding projection) gives the same 
 }
 
 TEST_CASE("a model saved by longqa loads in transformers with the same logits", "[hf]") {
-  for (const std::string name : {"bert_qa", "electra_qa"}) {
+  const std::pair<std::string, std::string> models[] = {
+      {"bert_qa", "bert_qa_reference"},
+      {"electra_qa", "electra_qa_reference"},
+      {"roberta_qa", "roberta_qa_reference"},
+      {"xlm_roberta_qa", "xlm_roberta_qa_reference"},
+      {"big_bird_qa", "big_bird_qa_reference_ragged"},
+      {"big_bird_full_qa", "big_bird_full_qa_reference"},
+  };
+  for (const auto& [name, reference] : models) {
     const fs::path out = kFixtures / ("resaved_by_longqa_" + name);
     QaModel::load((kFixtures / name).string()).save(out.string());
     const std::string command = std::string("\"") + LONGQA_PYTHON + "\" \"" + LONGQA_SOURCE_DIR +
                                 "/tests/hf/check_model.py\" \"" + out.string() + "\" \"" +
-                                (kFixtures / (name + "_reference.safetensors")).string() + "\"";
+                                (kFixtures / (reference + ".safetensors")).string() + "\"";
     INFO(command);
     CHECK(std::system(command.c_str()) == 0);
   }

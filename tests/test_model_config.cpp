@@ -150,9 +150,48 @@ TEST_CASE("littlebird keys", "[model_config]") {
   CHECK(c.max_window_tokens() == 16384);
 }
 
+TEST_CASE("roberta / xlm-roberta / big_bird keys and Hugging Face defaults", "[model_config]") {
+  const ModelConfig r = ModelConfig::from_json_string(
+      R"({"model_type": "xlm-roberta", "max_position_embeddings": 514, "type_vocab_size": 1})");
+  CHECK(r.pad_token_id == 1);  // XLMRobertaConfig's default: also the position padding_idx
+  CHECK(r.weight_prefix() == "roberta");
+  CHECK(r.max_window_tokens() == 512);
+  CHECK(ModelConfig::from_json_string(R"({"model_type": "roberta", "pad_token_id": 0, "max_position_embeddings": 100})")
+            .max_window_tokens() == 99);
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(R"({"model_type": "roberta", "max_position_embeddings": 2})", "r.json"); }),
+             Contains("r.json") && Contains("max_position_embeddings"));
+
+  const ModelConfig b = ModelConfig::from_json_string(R"({"model_type": "big_bird", "block_size": 32})");
+  CHECK(b.weight_prefix() == "bert");  // BigBirdForQuestionAnswering.bert
+  CHECK(b.attention_type == "block_sparse");
+  CHECK(b.num_random_blocks == 3);
+  CHECK(b.hidden_act == "gelu_new");
+  CHECK(b.max_position_embeddings == 4096);
+  CHECK(b.max_window_tokens() == 4096);
+  CHECK(b.sep_token_id == 66);
+  CHECK(b.block_size == 32);
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(R"({"model_type": "big_bird", "attention_type": "sparse"})", "b.json"); }),
+             Contains("b.json") && Contains("attention_type") && Contains("original_full"));
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(R"({"model_type": "big_bird", "use_bias": false})", "b.json"); }),
+             Contains("b.json") && Contains("use_bias"));
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(R"({"model_type": "big_bird", "use_bias": 1})", "b.json"); }),
+             Contains("b.json") && Contains("'use_bias'"));
+  for (const ModelConfig& c : {r, b}) {
+    CHECK(ModelConfig::from_json_string(c.to_json_string()) == c);
+  }
+  ModelConfig full = b;
+  full.attention_type = "original_full";
+  full.num_random_blocks = 2;
+  full.rescale_embeddings = true;
+  CHECK(ModelConfig::from_json_string(full.to_json_string()) == full);
+  CHECK(nlohmann::json::parse(full.to_json_string())["architectures"][0] == "BigBirdForQuestionAnswering");
+  CHECK(nlohmann::json::parse(r.to_json_string())["architectures"][0] == "XLMRobertaForQuestionAnswering");
+}
+
 TEST_CASE("unknown or missing model_type is refused", "[model_config]") {
-  CHECK_THAT(error_of([] { ModelConfig::from_json_string(with(kBertBase, "model_type", R"("roberta")"), "my/config.json"); }),
-             Contains("my/config.json") && Contains("roberta") && Contains("littlebird, bert, electra"));
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(with(kBertBase, "model_type", R"("longformer")"), "my/config.json"); }),
+             Contains("my/config.json") && Contains("longformer") &&
+                 Contains("littlebird, bert, electra, roberta, xlm-roberta, big_bird"));
   auto j = nlohmann::json::parse(kBertBase);
   j.erase("model_type");
   CHECK_THAT(error_of([&] { ModelConfig::from_json_string(j.dump()); }), Contains("model_type"));

@@ -8,7 +8,9 @@
 namespace longqa {
 
 struct ModelConfig {
-  std::string model_type = "littlebird";  // "littlebird", "bert", "electra" (bert encoder); nothing else
+  // "littlebird"; "bert", "electra" (bert encoder); "roberta", "xlm-roberta" (roberta encoder);
+  // "big_bird" (big_bird encoder); nothing else.
+  std::string model_type = "littlebird";
   int64_t vocab_size = 30522;
   int64_t hidden_size = 384;
   int64_t num_hidden_layers = 6;
@@ -20,16 +22,23 @@ struct ModelConfig {
   double layer_norm_eps = 1e-12;
   std::string hidden_act = "gelu";        // gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu
   double initializer_range = 0.02;
-  int64_t pad_token_id = 0;
-  // LittleBird
+  int64_t pad_token_id = 0;               // roberta/xlm-roberta: also the position padding_idx (default 1)
+  int64_t sep_token_id = -1;              // big_bird: the QA head masks the question up to the first one (default 66)
+  // BigBird ("big_bird"): block_size (below) is its attention block.
+  std::string attention_type = "block_sparse";  // big_bird: "block_sparse" or "original_full"
+  int64_t num_random_blocks = 3;                 // big_bird: random key blocks per query block
+  bool rescale_embeddings = false;               // big_bird: word embeddings times sqrt(hidden_size)
+  bool use_bias = true;                          // big_bird: query/key/value biases (false is refused)
+  // LittleBird (and BigBird's block_size)
   int64_t block_size = 64;
   int64_t pack_size = 64;
   int64_t max_seq_length = 8192;  // longest sequence one window holds (littlebird); bert uses max_position_embeddings
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   bool is_littlebird() const { return model_type == "littlebird"; }
-  // The prefix of encoder parameter names: "bert", "electra", "littlebird".
+  // The prefix of encoder parameter names (the HF base-model attribute): "bert" (bert, big_bird), "electra",
+  // "roberta" (roberta, xlm-roberta), "littlebird".
   std::string weight_prefix() const;
-  // Longest token sequence the encoder accepts in one window.
+  // Longest token sequence the encoder accepts in one window (roberta: max_position_embeddings - pad_token_id - 1).
   int64_t max_window_tokens() const;
 
   // Parse and validate(); unknown extra keys are ignored, null values keep the default.
