@@ -17,6 +17,7 @@
 #include "hf_unicode.h"
 #include "longqa/common/errors.h"
 #include "longqa/tokenizer.h"
+#include "tokenizer_json.h"
 #include "wordpiece.h"
 
 namespace longqa {
@@ -163,6 +164,25 @@ void parse_tokenizer_json(const std::string& path, std::vector<std::string>& voc
   }
 }
 
+// Whether a tokenizer.json is the BERT WordPiece that parse_tokenizer_json reads (and
+// tokenize() streams); everything else goes through tokenizer_json.h.
+bool is_bert_wordpiece(const std::string& path) {
+  const json config = read_json(path);
+  const auto type_of = [](const json& c) {
+    return c.is_object() && c.contains("type") && c["type"].is_string() ? c["type"].get<std::string>() : std::string();
+  };
+  const json normalizer = config.value("normalizer", json());
+  if (!normalizer.is_null() && type_of(normalizer) != "BertNormalizer") return false;
+  if (type_of(config.value("pre_tokenizer", json())) != "BertPreTokenizer") return false;
+  if (type_of(config.value("model", json())) != "WordPiece") return false;
+  const json post = config.value("post_processor", json());
+  if (!post.is_null() && type_of(post) != "BertProcessing" && type_of(post) != "TemplateProcessing") return false;
+  for (const json& added : config.value("added_tokens", json::array()))
+    for (const char* flag : {"normalized", "lstrip", "rstrip", "single_word"})
+      if (added.is_object() && added.value(flag, false)) return false;
+  return true;
+}
+
 // A repeated token keeps its last id, as HF's vocabulary map does.
 std::unordered_map<std::string, int32_t> ids_of(const std::vector<std::string>& vocab) {
   std::unordered_map<std::string, int32_t> ids;
@@ -239,7 +259,47 @@ Tokenizer Tokenizer::from_vocab_file(const std::string& vocab_path) {
   }
 }
 
+Tokenizer::Tokenizer(std::shared_ptr<const tokenization::Pipeline> pipeline)
+    : vocab_(pipeline->vocab()), ids_(pipeline->ids()), pipeline_(std::move(pipeline)) {
+  options_.unk_token = pipeline_->unk_token;
+  options_.cls_token = pipeline_->cls_token;
+  options_.sep_token = pipeline_->sep_token;
+  options_.pad_token = pipeline_->pad_token;
+  options_.mask_token = pipeline_->mask_token;
+  const auto id_of = [&](const std::string& token) {
+    const auto it = ids_.find(token);
+    return token.empty() || it == ids_.end() ? int32_t{-1} : it->second;
+  };
+  unk_id_ = id_of(options_.unk_token);
+  cls_id_ = id_of(options_.cls_token);
+  sep_id_ = id_of(options_.sep_token);
+  pad_id_ = id_of(options_.pad_token);
+  mask_id_ = id_of(options_.mask_token);
+}
+
+Tokenizer Tokenizer::from_pipeline(std::shared_ptr<const tokenization::Pipeline> pipeline, const std::string& dir) {
+  Tokenizer tokenizer(std::move(pipeline));
+  const std::string beside = (std::filesystem::path(dir) / "tokenizer_config.json").string();
+  if (std::filesystem::exists(beside)) {
+    TokenizerOptions names = tokenizer.options_;
+    read_special_tokens(read_json(beside), beside, names);
+    const std::pair<std::pair<const std::string*, std::string*>, int32_t*> fields[] = {
+        {{&names.unk_token, &tokenizer.options_.unk_token}, &tokenizer.unk_id_},
+        {{&names.cls_token, &tokenizer.options_.cls_token}, &tokenizer.cls_id_},
+        {{&names.sep_token, &tokenizer.options_.sep_token}, &tokenizer.sep_id_},
+        {{&names.pad_token, &tokenizer.options_.pad_token}, &tokenizer.pad_id_},
+        {{&names.mask_token, &tokenizer.options_.mask_token}, &tokenizer.mask_id_}};
+    for (const auto& [name, id] : fields) {
+      const auto it = tokenizer.ids_.find(*name.first);
+      if (it != tokenizer.ids_.end()) *id = it->second, *name.second = *name.first;
+    }
+  }
+  return tokenizer;
+}
+
 Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
+  if (!is_bert_wordpiece(path))
+    return from_pipeline(tokenization::Pipeline::load(path), std::filesystem::path(path).parent_path().string());
   std::vector<std::string> vocab;
   std::unordered_map<std::string, int32_t> ids;
   TokenizerOptions options;
@@ -262,10 +322,57 @@ Tokenizer Tokenizer::from_directory(const std::string& dir) {
   const std::filesystem::path root(dir);
   if (std::filesystem::exists(root / "tokenizer.json")) return from_tokenizer_json((root / "tokenizer.json").string());
   if (std::filesystem::exists(root / "vocab.txt")) return from_vocab_file((root / "vocab.txt").string());
+  for (const char* sp : {"sentencepiece.bpe.model", "tokenizer.model", "spiece.model"})
+    if (std::filesystem::exists(root / sp))
+      throw FileFormatError((root / sp).string(),
+                            "SentencePiece model files are not read; convert it to tokenizer.json with Hugging Face "
+                            "(python -c \"from transformers import AutoTokenizer; AutoTokenizer.from_pretrained('" +
+                                dir + "').save_pretrained('" + dir +
+                                "')\", which runs transformers' convert_slow_tokenizer and needs sentencepiece)");
+  if (std::filesystem::exists(root / "vocab.json") && std::filesystem::exists(root / "merges.txt"))
+    return from_pipeline(tokenization::Pipeline::load_vocab_merges(dir), dir);
   throw FileFormatError(dir, "no tokenizer.json or vocab.txt");
 }
 
+std::string Tokenizer::model_type() const { return pipeline_ ? pipeline_->model_type() : "WordPiece"; }
+
+Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  return encode_impl(text, nullptr, add_special_tokens);
+}
+
+Encoding Tokenizer::encode_pair(std::string_view text, std::string_view pair, bool add_special_tokens) const {
+  return encode_impl(text, &pair, add_special_tokens);
+}
+
+Encoding Tokenizer::encode_impl(std::string_view text, const std::string_view* pair, bool add_special_tokens) const {
+  if (pipeline_) return pipeline_->encode(text, pair, add_special_tokens);
+  // BertProcessing: [CLS] A [SEP] (B [SEP]), type ids 0 then 1.
+  Encoding out;
+  const auto special = [&](int32_t id, const std::string& name, int32_t type_id) {
+    if (!add_special_tokens) return;
+    out.tokens.push_back({id, name, 0, 0});
+    out.type_ids.push_back(type_id);
+    out.sequence_ids.push_back(-1);
+  };
+  const auto sequence = [&](std::string_view t, int32_t seq) {
+    for (Token& token : tokenize(t)) {
+      out.tokens.push_back(std::move(token));
+      out.type_ids.push_back(seq);
+      out.sequence_ids.push_back(seq);
+    }
+  };
+  special(cls_id_, options_.cls_token, 0);
+  sequence(text, 0);
+  special(sep_id_, options_.sep_token, 0);
+  if (pair) {
+    sequence(*pair, 1);
+    special(sep_id_, options_.sep_token, 1);
+  }
+  return out;
+}
+
 std::vector<Token> Tokenizer::tokenize(std::string_view text) const {
+  if (pipeline_) return pipeline_->encode(text, nullptr, false).tokens;
   std::vector<Token> tokens;
   tokens.reserve(text.size() / 4);
   const tokenization::WordPieceModel model{ids_, options_, unk_id_, max_token_bytes_};
@@ -318,9 +425,12 @@ std::vector<std::string> vocabulary_subset(const Tokenizer& tokenizer, const std
   const auto& vocab = tokenizer.vocab();
   std::vector<bool> keep(vocab.size(), false);
   const TokenizerOptions& o = tokenizer.options();
+  const auto keep_id = [&](int32_t id) {
+    if (id >= 0 && static_cast<size_t>(id) < keep.size()) keep[static_cast<size_t>(id)] = true;
+  };
   for (const std::string* special : {&o.unk_token, &o.cls_token, &o.sep_token, &o.pad_token, &o.mask_token})
-    keep[static_cast<size_t>(tokenizer.token_to_id(*special))] = true;
-  for (const auto& t : o.extra_special_tokens) keep[static_cast<size_t>(tokenizer.token_to_id(t))] = true;
+    keep_id(tokenizer.token_to_id(*special));
+  for (const auto& t : o.extra_special_tokens) keep_id(tokenizer.token_to_id(t));
   for (const auto& text : texts) {
     for (const Token& t : tokenizer.tokenize(text)) {
       keep[static_cast<size_t>(t.id)] = true;

@@ -1,5 +1,6 @@
-// WordPiece tokenizer with character offsets, equal to Hugging Face's BertTokenizer /
-// tokenizers' BertWordPiece for the same vocabulary and settings. No torch here.
+// Tokenizers with byte offsets, equal to Hugging Face's: WordPiece from vocab.txt (BertTokenizer)
+// and every tokenizer.json that tokenizer_json.h implements (BPE byte-level and with byte fallback,
+// Unigram, WordPiece, with their normalizers, pre-tokenizers and post-processors). No torch here.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -39,19 +40,44 @@ struct Token {
   int64_t begin, end;
 };
 
+// A tokenized text (or pair) with the post-processor's special tokens, as HF's Encoding: each
+// token's offsets are byte offsets into the text of its sequence; special tokens added by the
+// post-processor have [0, 0) and sequence -1.
+struct Encoding {
+  std::vector<Token> tokens;
+  std::vector<int32_t> type_ids;
+  std::vector<int32_t> sequence_ids;  // 0: text, 1: pair, -1: added by the post-processor
+};
+
+namespace tokenization {
+class Pipeline;
+}
+
 class Tokenizer {
  public:
   Tokenizer(std::vector<std::string> vocab, TokenizerOptions options);
 
   // vocab.txt (one token per line), with tokenizer_config.json beside it read if present.
   static Tokenizer from_vocab_file(const std::string& vocab_path);
-  // HF tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece); anything else is refused.
+  // HF tokenizer.json: model BPE, Unigram or WordPiece with the normalizers, pre-tokenizers,
+  // post-processors and added tokens of reader/tokenizer_json.h; anything else is refused with a
+  // FileFormatError (std::invalid_argument) naming the field and the file. The special ids
+  // (cls_id() ...) come from the post-processor, the model's unk token, tokenizer_config.json
+  // beside the file, or the usual names ("<s>", "<pad>", "<mask>"); -1 where none is found.
   static Tokenizer from_tokenizer_json(const std::string& path);
-  // A model directory: tokenizer.json if present, else vocab.txt (+ tokenizer_config.json).
+  // A model directory: tokenizer.json if present, else vocab.txt (+ tokenizer_config.json);
+  // sentencepiece.bpe.model / tokenizer.model alone are refused with how to convert them.
   static Tokenizer from_directory(const std::string& dir);
 
-  // Tokens of `text` without special tokens. Offsets are byte offsets into `text`.
+  // Tokens of `text` without special tokens (HF's encode(text, add_special_tokens=False), the
+  // post-processor's offset trimming included). Offsets are byte offsets into `text`.
   std::vector<Token> tokenize(std::string_view text) const;
+  // HF's encode(text[, pair], add_special_tokens): the post-processor's special tokens and type
+  // ids ([CLS] A [SEP] B [SEP] for vocab.txt tokenizers).
+  Encoding encode(std::string_view text, bool add_special_tokens = true) const;
+  Encoding encode_pair(std::string_view text, std::string_view pair, bool add_special_tokens = true) const;
+  // "WordPiece", "BPE" or "Unigram".
+  std::string model_type() const;
 
   int32_t token_to_id(const std::string& token) const;  // unk id when absent
   const std::string& id_to_token(int32_t id) const;
@@ -68,6 +94,11 @@ class Tokenizer {
   // `ids` may differ from the inverse of `vocab` (tokenizer.json vocabularies with gaps).
   Tokenizer(std::vector<std::string> vocab, std::unordered_map<std::string, int32_t> ids,
             TokenizerOptions options);
+  // A tokenizer.json pipeline (tokenizer_json.h); the WordPiece members above stay unused.
+  explicit Tokenizer(std::shared_ptr<const tokenization::Pipeline> pipeline);
+  // With the special token names of tokenizer_config.json in `dir`, where the vocabulary has them.
+  static Tokenizer from_pipeline(std::shared_ptr<const tokenization::Pipeline> pipeline, const std::string& dir);
+  Encoding encode_impl(std::string_view text, const std::string_view* pair, bool add_special_tokens) const;
 
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> ids_;
@@ -75,6 +106,7 @@ class Tokenizer {
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1, mask_id_ = -1;
   std::vector<std::pair<std::string, int32_t>> special_tokens_;  // matched in the raw text
   size_t max_token_bytes_ = 0;  // longest vocabulary entry: bounds the WordPiece search
+  std::shared_ptr<const tokenization::Pipeline> pipeline_;  // set for non-BERT tokenizer.json files
 };
 
 // The part of a vocabulary that a model trained from scratch on `texts` can use (its other
