@@ -12,6 +12,7 @@ int tokenize_command(const Argv& argv);
 int model_init_command(const Argv& argv);
 int model_convert_command(const Argv& argv);
 int model_export_command(const Argv& argv);
+int model_info_command(const Argv& argv);
 int index_command(const Argv& argv);   // index build|add|delete|info|repair
 int search_command(const Argv& argv);
 int serve_command(const Argv& argv);

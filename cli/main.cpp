@@ -36,6 +36,7 @@ commands:
   model init       write a randomly initialised model directory
   model convert    start a LittleBird reader from a BERT-family checkpoint
   model export     copy a model with its weights stored as float16 (half the size) or bfloat16
+  model info       a model directory's family, window, tokenizer, parameters and stored dtypes
   vocab subset     the part of a vocabulary a from-scratch model trained on a corpus can use
 
 Run `longqa COMMAND --help` for the options of each command.
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::map<std::string, std::function<int(const Argv&)>> commands = {
       {"read", read_command}, {"tokenize", tokenize_command}, {"model init", model_init_command},
-      {"model convert", model_convert_command}, {"model export", model_export_command}, {"vocab subset", vocab_subset_command}, {"serve", serve_command},
+      {"model convert", model_convert_command}, {"model export", model_export_command}, {"model info", model_info_command}, {"vocab subset", vocab_subset_command}, {"serve", serve_command},
       {"train-reader", train_reader_command}, {"eval", eval_command}, {"pretrain", pretrain_command}, {"distill", distill_command},
       {"train-retriever", train_retriever_command}, {"index", index_command}, {"search", search_command}, {"ask", ask_command}};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
