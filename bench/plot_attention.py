@@ -5,6 +5,8 @@ Reads bench/results/attention_cuda_<gpu>.json (fused kernel, blocked libtorch, d
 from attention_cuda_bench) and, when present, flex_attention_<gpu>.json (FlexAttention), and
 writes bench/results/attention_cuda_<gpu>.png: one panel per (mode, dtype, batch), log-log
 milliseconds against n, with the bandwidth floor of a perfect USWAttn kernel dashed.
+Also, for each reader_race_<gpu>.json (bench/reader_race.py), reader_race_<gpu>.png: tokens/s
+and peak memory against n for every model and batch size.
 A separate step from the benchmarks, so it can run on a machine with matplotlib and no GPU.
 """
 import argparse
@@ -17,6 +19,38 @@ import sys
 def load(path):
     with open(path) as f:
         return json.load(f)
+
+
+def plot_reader_race(plt, path):
+    doc = load(path)
+    rows = [r for r in doc["results"] if r.get("mode") == "forward" and r.get("status") == "ok"]
+    if not rows:
+        print(f"plot_attention: nothing measured in {path}")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for model in sorted({r["model"] for r in rows}):
+        for B in sorted({r["B"] for r in rows}):
+            pts = sorted((r["n"], r["tokens_per_second"], r.get("peak_mib") or 0) for r in rows
+                         if r["model"] == model and r["B"] == B)
+            if pts:
+                n, tps, mem = zip(*pts)
+                style = "o-" if B == 1 else "s--"
+                axes[0].plot(n, tps, style, label=f"{model} B={B}", markersize=4)
+                axes[1].plot(n, [m / 1024 for m in mem], style, label=f"{model} B={B}", markersize=4)
+    for ax, label in zip(axes, ("tokens/s", "peak memory (GiB)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("n (tokens)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    cfg = doc.get("config", {})
+    fig.suptitle(f"QA model forward on {doc['machine']['device']} ({cfg.get('dtype')}, "
+                 f"{cfg.get('size', {}).get('layers')} layers, hidden {cfg.get('size', {}).get('hidden')})")
+    fig.tight_layout()
+    out = path[:-len(".json")] + ".png"
+    fig.savefig(out, dpi=120)
+    print("wrote", out)
 
 
 def main():
@@ -32,8 +66,11 @@ def main():
         sys.exit("plot_attention: matplotlib is not installed (pip install matplotlib)")
 
     files = sorted(glob.glob(os.path.join(args.results, "attention_cuda_*.json")))
-    if not files:
-        sys.exit(f"plot_attention: no attention_cuda_*.json in {args.results}")
+    races = sorted(glob.glob(os.path.join(args.results, "reader_race_*.json")))
+    if not files and not races:
+        sys.exit(f"plot_attention: no attention_cuda_*.json or reader_race_*.json in {args.results}")
+    for path in races:
+        plot_reader_race(plt, path)
     for path in files:
         gpu_slug = os.path.basename(path)[len("attention_cuda_"):-len(".json")]
         doc = load(path)

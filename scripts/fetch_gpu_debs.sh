@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Downloads (does not install) the Debian packages that the GPU machine lacks into .debs/
-# (git-ignored). That machine reaches no package registry: scripts/gpu_build_and_test.sh
-# unpacks these with dpkg-deb -x into a prefix of its own (/opt/debs), never into /.
+# (git-ignored). That machine reaches no package registry: scripts/gpu_check.sh (its source
+# build, used only when no prebuilt bundle is carried) unpacks these with dpkg-deb -x into a
+# prefix of its own (/opt/debs), never into /.
+# Size: these are ~27 MB, and a device call sends at most 64 MiB with the tree (~60 MiB, most
+# of it models/default-en): they do not fit beside the current tree. The default route is
+# `scripts/gpu_check.sh --pack` (binaries built here, ~3.5 MiB); this is the fallback for a
+# smaller tree.
 # The list is the project's system libraries (scripts/install_deps.sh) plus their runtime
 # libraries and pkg-config; the compiler toolchain (libc6-dev, libstdc++, libgomp) is the
 # GPU image's own.
