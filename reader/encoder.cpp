@@ -152,6 +152,12 @@ void add_feed_forward(Shapes& shapes, const std::string& layer, const ModelConfi
   add_layer_norm(shapes, layer + "output.LayerNorm", config.hidden_size);
 }
 
+void add_dense_encoder(Shapes& shapes, const std::string& prefix, const ModelConfig& config) {
+  add_embeddings(shapes, prefix + ".embeddings", config, config.hidden_size);
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i)
+    add_dense_layer(shapes, prefix + ".encoder.layer." + std::to_string(i) + ".", config);
+}
+
 void add_dense_layer(Shapes& shapes, const std::string& layer, const ModelConfig& config) {
   for (const char* p : {"query", "key", "value"})
     add_linear(shapes, layer + "attention.self." + p, config.hidden_size, config.hidden_size);

@@ -64,5 +64,8 @@ void add_feed_forward(Shapes& shapes, const std::string& layer, const ModelConfi
 void add_dense_layer(Shapes& shapes, const std::string& layer, const ModelConfig& config);
 // prefix.{word,position,token_type}_embeddings and prefix.LayerNorm of width `width`.
 void add_embeddings(Shapes& shapes, const std::string& prefix, const ModelConfig& config, int64_t width);
+// A BERT-shaped encoder at `prefix`: prefix.embeddings (hidden wide) and num_hidden_layers
+// dense layers prefix.encoder.layer.N. (RoBERTa, BigBird).
+void add_dense_encoder(Shapes& shapes, const std::string& prefix, const ModelConfig& config);
 
 }  // namespace longqa::layers

@@ -34,9 +34,7 @@ class RobertaEncoder final : public Encoder {
 
   layers::Shapes parameter_shapes() const override {
     layers::Shapes s;
-    layers::add_embeddings(s, prefix_ + ".embeddings", config_, config_.hidden_size);
-    for (int64_t i = 0; i < config_.num_hidden_layers; ++i)
-      layers::add_dense_layer(s, prefix_ + ".encoder.layer." + std::to_string(i) + ".", config_);
+    layers::add_dense_encoder(s, prefix_, config_);
     return s;
   }
 
