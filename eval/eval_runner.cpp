@@ -95,8 +95,9 @@ EvaluationRun run(const QaDataset& data, const Reader& reader, const Pipeline* p
   std::unique_ptr<RetrievedDocuments> retrieved;
   if (pipeline) retrieved = std::make_unique<RetrievedDocuments>(pipeline->index(), options.unit, data.format);
 
-  // Tokens of each document text read (the question's are added per question): whole
-  // articles are read by many questions, so they are counted once.
+  // Tokens of each dataset document (the question's are added per question): whole articles
+  // are read by many questions, so they are counted once. Keys are addresses into `data` and
+  // `articles`, which outlive the loop.
   std::unordered_map<const std::string*, int64_t> document_tokens;
   const Tokenizer& tokenizer = reader.tokenizer();
   auto tokens_of = [&](const std::string& text) {
@@ -118,20 +119,19 @@ EvaluationRun run(const QaDataset& data, const Reader& reader, const Pipeline* p
     Retrieval retrieval;
     ReadRequest request{q.question, {}};
     int64_t tokens = 0;
-    const int64_t question_tokens = static_cast<int64_t>(tokenizer.tokenize(q.question).size());
     if (pipeline) {
       retrieval = pipeline->retrieve(q.question, ask);
       for (size_t r = 0; r < retrieval.hits.size() && record.gold_rank == 0; ++r)
         if (retrieved->holds(retrieval.hits[r].id, gold, place_of(gold)))
           record.gold_rank = static_cast<int64_t>(r) + 1;
       request = Pipeline::read_request(retrieval);
-      for (const auto& d : retrieval.documents) tokens += question_tokens + tokens_of(d.text);
     } else {
       const std::string& text = options.unit == EvalUnit::kArticle ? articles[gold.article_index] : gold.context;
       request.documents.push_back(text);
-      tokens = question_tokens + tokens_of(text);
+      tokens = static_cast<int64_t>(tokenizer.tokenize(q.question).size()) + tokens_of(text);
     }
     record.retrieve_ms = clock.ms();
+    if (pipeline) tokens = reader.count_tokens(request);  // new texts each question: no cache by address
     clock.restart();
     record.answers = reader.read(request);
     record.read_ms = clock.ms();
