@@ -9,14 +9,19 @@ std::unique_ptr<Encoder> make_bert_encoder(const ModelConfig& config, const Name
 std::unique_ptr<Encoder> make_littlebird_encoder(const ModelConfig& config, const NamedTensors* params);
 std::unique_ptr<Encoder> make_roberta_encoder(const ModelConfig& config, const NamedTensors* params);
 std::unique_ptr<Encoder> make_big_bird_encoder(const ModelConfig& config, const NamedTensors* params);
+std::unique_ptr<Encoder> make_longformer_encoder(const ModelConfig& config, const NamedTensors* params);
+std::unique_ptr<Encoder> make_modernbert_encoder(const ModelConfig& config, const NamedTensors* params);
 
 std::unique_ptr<Encoder> make_encoder(const ModelConfig& config, const NamedTensors* params) {
   if (config.model_type == "littlebird") return make_littlebird_encoder(config, params);
   if (config.model_type == "bert" || config.model_type == "electra") return make_bert_encoder(config, params);
   if (config.model_type == "roberta" || config.model_type == "xlm-roberta") return make_roberta_encoder(config, params);
   if (config.model_type == "big_bird") return make_big_bird_encoder(config, params);
+  if (config.model_type == "longformer") return make_longformer_encoder(config, params);
+  if (config.model_type == "modernbert") return make_modernbert_encoder(config, params);
   throw std::invalid_argument("unsupported model_type '" + config.model_type +
-                              "' (supported: littlebird, bert, electra, roberta, xlm-roberta, big_bird)");
+                              "' (supported: littlebird, bert, electra, roberta, xlm-roberta, big_bird, longformer, "
+                              "modernbert)");
 }
 
 const at::Tensor& Encoder::param(const std::string& name) const { return layers::get(*params_, name); }

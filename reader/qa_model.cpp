@@ -9,6 +9,7 @@
 #include "longqa/common/errors.h"
 #include "big_bird_encoder.h"
 #include "layers.h"
+#include "modernbert_encoder.h"
 #include "longqa/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -30,12 +31,15 @@ std::string shape_string(at::IntArrayRef shape) {
 bool ignorable(const std::string& name) {
   return name.find(".pooler.") != std::string::npos || name.rfind("pooler.", 0) == 0 ||  // prefixless: BertModel
          ends_with(name, "embeddings.position_ids") ||
-         name.rfind("cls.", 0) == 0 || name.rfind("discriminator_predictions.", 0) == 0;
+         name.rfind("cls.", 0) == 0 || name.rfind("discriminator_predictions.", 0) == 0 ||
+         name.rfind("lm_head.", 0) == 0 || name.rfind("decoder.", 0) == 0;  // RoBERTa's and ModernBERT's MLM heads
 }
 
-// The QA head's parameters: qa_outputs, or BigBird's qa_classifier.
+// The QA head's parameters: qa_outputs, BigBird's qa_classifier, ModernBERT's head and classifier.
 bool is_head(const std::string& name) {
-  return name.rfind("qa_outputs.", 0) == 0 || name.rfind("qa_classifier.", 0) == 0;
+  for (const char* head : {"qa_outputs.", "qa_classifier.", "head.", "classifier."})
+    if (name.rfind(head, 0) == 0) return true;
+  return false;
 }
 
 // ALiBi's geometric slopes 2^(-8k/H), k = 1..H: a local bias to start from.
@@ -66,6 +70,8 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> QaModel::parameter_sha
   auto shapes = encoder_->parameter_shapes();
   if (config_.model_type == "big_bird")
     big_bird::add_qa_head(shapes, config_);
+  else if (config_.model_type == "modernbert")
+    modernbert::add_qa_head(shapes, config_);
   else
     layers::add_linear(shapes, "qa_outputs", config_.hidden_size, 2);
   return shapes;
@@ -100,8 +106,9 @@ QaModel QaModel::load_checkpoint(const std::string& dir, bool with_head) {
   const ModelConfig& config = model.config();
   // Encoder-only checkpoints (BertModel) name their tensors without the model prefix.
   const std::string prefix = config.weight_prefix() + ".";
-  const bool prefixless = !with_head && !checkpoint.contains(prefix + "embeddings.word_embeddings.weight") &&
-                          checkpoint.contains("embeddings.word_embeddings.weight");
+  const std::string first = model.parameter_shapes().front().first;  // the word embeddings
+  const bool prefixless = !with_head && first.rfind(prefix, 0) == 0 && !checkpoint.contains(first) &&
+                          checkpoint.contains(first.substr(prefix.size()));
   auto stored_name = [&](const std::string& name) {
     return prefixless && name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
   };
@@ -158,6 +165,8 @@ QaLogits QaModel::forward(const EncoderInput& input, std::vector<at::Tensor>* la
     // BigBirdForQuestionAnswering: token types from the first [SEP] when absent, the question masked out.
     const auto in = big_bird::with_question_types(input, config_.sep_token_id);
     logits = big_bird::qa_logits(params_, config_, encoder_->forward(in, layer_outputs), in).to(at::kFloat);
+  } else if (config_.model_type == "modernbert") {
+    logits = modernbert::qa_logits(params_, config_, encoder_->forward(input, layer_outputs)).to(at::kFloat);
   } else {
     logits = layers::linear(params_, "qa_outputs", encoder_->forward(input, layer_outputs)).to(at::kFloat);
   }

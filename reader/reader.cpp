@@ -1,11 +1,13 @@
-// The Reader: [CLS] question [SEP] document [SEP] through the QA model, in strided
-// windows when the document is longer than one window, answers merged across windows
+// The Reader: question and document in the tokenizer's pair template ([CLS] Q [SEP] D [SEP],
+// <s> Q </s></s> D </s>, ...) through the QA model, in strided windows when the document is
+// longer than one window, answers merged across windows
 // and documents.
 #include "longqa/reader.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -27,6 +29,36 @@ struct Tokenized {
   std::vector<int32_t> question;
   std::vector<std::vector<Token>> documents;
 };
+
+struct SpanScore {
+  double score;
+  int64_t start, end;  // token indices, start <= end
+  bool operator>(const SpanScore& o) const { return score > o.score; }
+};
+
+// The `top` highest-scoring spans (start logit + end logit, start <= end < start + max_tokens) of one window,
+// found exactly: every (start, end) pair is scored, starts that cannot beat the current top are skipped.
+std::vector<SpanScore> best_spans(const float* start, const float* end, int64_t n, int64_t max_tokens, int64_t top) {
+  std::vector<SpanScore> heap;  // a min-heap of the best so far
+  heap.reserve(static_cast<size_t>(top) + 1);
+  const float best_end = n > 0 ? *std::max_element(end, end + n) : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const bool full = static_cast<int64_t>(heap.size()) == top;
+    if (full && static_cast<double>(start[i]) + best_end <= heap.front().score) continue;
+    for (int64_t j = i; j < std::min(n, i + max_tokens); ++j) {
+      const double score = static_cast<double>(start[i]) + end[j];
+      if (static_cast<int64_t>(heap.size()) < top) {
+        heap.push_back({score, i, j});
+        std::push_heap(heap.begin(), heap.end(), std::greater<>());
+      } else if (score > heap.front().score) {
+        std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+        heap.back() = {score, i, j};
+        std::push_heap(heap.begin(), heap.end(), std::greater<>());
+      }
+    }
+  }
+  return heap;
+}
 
 void check_options(const ReaderOptions& o) {
   auto require = [](bool ok, const char* what) {
@@ -71,6 +103,7 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   const int64_t window_max = options_.window_tokens > 0 ? std::min(options_.window_tokens, model_max) : model_max;
 
   // Tokenize everything once; cut each document into windows.
+  const PairTemplate pair = tokenizer_->pair_template();
   std::vector<Tokenized> tokenized(requests.size());
   std::vector<Window> windows;
   for (size_t r = 0; r < requests.size(); ++r) {
@@ -80,12 +113,12 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
     if (static_cast<int64_t>(t.question.size()) > options_.max_question_tokens)
       t.question.resize(options_.max_question_tokens);
     const auto layout =
-        WindowLayout::make(window_max, static_cast<int64_t>(t.question.size()), options_.overlap_tokens);
+        WindowLayout::make(window_max, static_cast<int64_t>(t.question.size()), options_.overlap_tokens, pair);
     for (size_t d = 0; d < requests[r].documents.size(); ++d) {
       t.documents.push_back(tokenizer_->tokenize(requests[r].documents[d]));
       const auto& doc = t.documents.back();
       for (auto [begin, end] : layout.ranges(static_cast<int64_t>(doc.size())))
-        windows.push_back({r, d, {&t.question, &doc, begin, end}});
+        windows.push_back({r, d, {&t.question, &doc, begin, end, &pair}});
     }
   }
   // Similar lengths share a batch, so little is spent on padding.
@@ -103,7 +136,7 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
     const int64_t batch = static_cast<int64_t>(last - first);
     std::vector<WindowSpan> spans_in_batch;
     for (size_t w = first; w < last; ++w) spans_in_batch.push_back(windows[w].span);
-    const auto input = make_window_batch(spans_in_batch, *tokenizer_);
+    const auto input = make_window_batch(spans_in_batch, static_cast<int32_t>(config.pad_token_id), config.type_vocab_size);
     auto logits = model_->forward({input.input_ids.to(device), input.token_type_ids.to(device), input.valid.to(device)});
     auto start = logits.start.to(at::kCPU), end = logits.end.to(at::kCPU);
 
@@ -112,28 +145,19 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
       const auto& doc = *w.span.document;
       const int64_t offset = w.span.document_offset();
       const int64_t len = w.span.end - w.span.begin;
-      auto s_row = start[b].narrow(0, offset, len), e_row = end[b].narrow(0, offset, len);
+      const auto s_row = start[b].narrow(0, offset, len).contiguous(), e_row = end[b].narrow(0, offset, len).contiguous();
       null_score[w.request] = std::min(null_score[w.request], (start[b][0] + end[b][0]).item<double>());
-      const int64_t k = std::min(top, len);
-      auto s_top = std::get<1>(s_row.topk(k)), e_top = std::get<1>(e_row.topk(k));
-      auto s_val = s_row.accessor<float, 1>(), e_val = e_row.accessor<float, 1>();
-      auto s_idx = s_top.accessor<int64_t, 1>(), e_idx = e_top.accessor<int64_t, 1>();
-      for (int64_t i = 0; i < k; ++i) {
-        const int64_t si = s_idx[i];
-        for (int64_t j = 0; j < k; ++j) {
-          const int64_t ei = e_idx[j];
-          if (ei < si || ei - si + 1 > options_.max_answer_tokens) continue;
-          const double score = static_cast<double>(s_val[si]) + e_val[ei];
-          const Token& first_token = doc[w.span.begin + si];
-          const Token& last_token = doc[w.span.begin + ei];
-          auto key = std::make_tuple(w.document, first_token.begin, last_token.end);
-          auto [it, inserted] = spans[w.request].try_emplace(key);
-          if (inserted || score > it->second.score) {
-            it->second.score = score;
-            it->second.begin_byte = first_token.begin;
-            it->second.end_byte = last_token.end;
-            it->second.document = static_cast<int64_t>(w.document);
-          }
+      for (const auto& span : best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), len,
+                                         options_.max_answer_tokens, top)) {
+        const Token& first_token = doc[w.span.begin + span.start];
+        const Token& last_token = doc[w.span.begin + span.end];
+        auto key = std::make_tuple(w.document, first_token.begin, last_token.end);
+        auto [it, inserted] = spans[w.request].try_emplace(key);
+        if (inserted || span.score > it->second.score) {
+          it->second.score = span.score;
+          it->second.begin_byte = first_token.begin;
+          it->second.end_byte = last_token.end;
+          it->second.document = static_cast<int64_t>(w.document);
         }
       }
     }

@@ -371,6 +371,26 @@ Encoding Tokenizer::encode_impl(std::string_view text, const std::string_view* p
   return out;
 }
 
+PairTemplate Tokenizer::pair_template() const {
+  const Encoding probe = encode_pair("a", "b");
+  PairTemplate t;
+  // Special tokens go before the first text, between the texts or after the second, by what came before them.
+  int32_t seen = -1;  // the last text seen: -1 none, 0 the first, 1 the second
+  for (size_t i = 0; i < probe.tokens.size(); ++i) {
+    const int32_t sequence = probe.sequence_ids[i];
+    if (sequence >= 0) {
+      seen = sequence;
+      (sequence == 0 ? t.question_type : t.document_type) = probe.type_ids[i];
+      continue;
+    }
+    auto& ids = seen < 0 ? t.before : seen == 0 ? t.between : t.after;
+    auto& types = seen < 0 ? t.before_types : seen == 0 ? t.between_types : t.after_types;
+    ids.push_back(probe.tokens[i].id);
+    types.push_back(probe.type_ids[i]);
+  }
+  return t;
+}
+
 std::vector<Token> Tokenizer::tokenize(std::string_view text) const {
   if (pipeline_) return pipeline_->encode(text, nullptr, false).tokens;
   std::vector<Token> tokens;

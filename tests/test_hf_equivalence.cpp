@@ -1,6 +1,7 @@
 // longqa's encoders against Hugging Face transformers on the same checkpoints (made by
 // tests/hf/model_fixtures.py and make_fixtures.py): the same start/end logits, both ways for bert and electra;
-// RoBERTa, XLM-RoBERTa and BigBird (block-sparse, its full-attention fallback, original_full) one way.
+// RoBERTa, XLM-RoBERTa, BigBird (block-sparse, its full-attention fallback, original_full), Longformer and
+// ModernBERT one way.
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
@@ -12,8 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "longqa/qa_model.h"
+#include "longqa/reader.h"
 #include "longqa/safetensors.h"
+#include "longqa/tokenizer.h"
 #include "longqa/training/convert.h"
 
 namespace fs = std::filesystem;
@@ -119,6 +125,37 @@ TEST_CASE("HF BigBirdForQuestionAnswering block-sparse: documents of 1k-4k token
   CHECK(model.parameters().count("qa_classifier.output.LayerNorm.weight") == 1);
 }
 
+TEST_CASE("HF LongformerForQuestionAnswering: per-layer windows, global attention on the question, 1k-4k tokens",
+          "[hf][longformer]") {
+  check_family("longformer_qa", "longformer",
+               {"longformer_qa_reference_long.safetensors", "longformer_qa_reference_odd.safetensors"});
+  const auto model = QaModel::load((kFixtures / "longformer_qa").string());
+  CHECK(model.config().attention_window_of(0) == 32);
+  CHECK(model.config().attention_window_of(1) == 64);
+  CHECK(model.config().max_window_tokens() == 4096);  // 4098 positions - padding_idx 1 - 1
+  CHECK(model.parameters().count("longformer.encoder.layer.1.attention.self.key_global.weight") == 1);
+}
+
+TEST_CASE("HF ModernBertForQuestionAnswering: local and global layers, RoPE, GeGLU, up to 8k tokens",
+          "[hf][modernbert]") {
+  check_family("modernbert_qa", "modernbert",
+               {"modernbert_qa_reference_long.safetensors", "modernbert_qa_reference_ragged.safetensors"});
+  const auto model = QaModel::load((kFixtures / "modernbert_qa").string());
+  CHECK(model.config().is_global_layer(0));
+  CHECK_FALSE(model.config().is_global_layer(1));
+  CHECK(model.config().is_global_layer(3));
+  CHECK(model.config().local_attention == 32);
+  CHECK(model.parameters().count("model.layers.0.attn_norm.weight") == 0);  // layer 0 has none
+  CHECK(model.parameters().count("model.embeddings.norm.bias") == 0);       // norm_bias false
+}
+
+TEST_CASE("HF ModernBERT with every bias and other activations", "[hf][modernbert]") {
+  check_family("modernbert_bias_qa", "modernbert", {"modernbert_bias_qa_reference_ragged.safetensors"});
+  const auto model = QaModel::load((kFixtures / "modernbert_bias_qa").string());
+  CHECK(model.parameters().count("model.layers.1.attn.Wqkv.bias") == 1);
+  CHECK(model.parameters().count("head.dense.bias") == 1);
+}
+
 TEST_CASE("HF BigBirdForQuestionAnswering with attention_type original_full", "[hf][big_bird]") {
   check_family("big_bird_full_qa", "big_bird", {"big_bird_full_qa_reference.safetensors"});
 }
@@ -209,4 +246,55 @@ TEST_CASE("model convert --from-bert copies the shared weights into a LittleBird
   auto ids = at::randint(5, 1000, {1, 300}, at::kLong);
   auto logits = lb.forward({ids, at::zeros_like(ids), at::ones({1, 300}, at::kBool)});
   CHECK(at::isfinite(logits.start).all().item<bool>());
+}
+
+TEST_CASE("each family's reader: HF's tokenization of the pair and HF's best span, through the library and longqa read",
+          "[hf][reader]") {
+  std::ifstream in(kFixtures / "reader_cases.json");
+  REQUIRE(in);
+  const auto cases = nlohmann::json::parse(in);
+  REQUIRE(cases.size() == 5);
+  for (const auto& c : cases) {
+    const std::string family = c["family"], dir = c["model_dir"], question = c["question"], document = c["document"];
+    INFO(family);
+    const Reader reader(dir);
+    CHECK(reader.model().config().model_type == family);
+    // The pair as HF's tokenizer builds it (special tokens, their order) is what the Reader feeds the model.
+    const auto encoding = reader.tokenizer().encode_pair(question, document);
+    std::vector<int64_t> ids;
+    for (const auto& t : encoding.tokens) ids.push_back(t.id);
+    CHECK(ids == c["input_ids"].get<std::vector<int64_t>>());
+    const auto pair = reader.tokenizer().pair_template();
+    const auto question_tokens = static_cast<int64_t>(reader.tokenizer().tokenize(question).size());
+    CHECK(static_cast<int64_t>(ids.size()) ==
+          question_tokens + static_cast<int64_t>(reader.tokenizer().tokenize(document).size()) + pair.special_tokens());
+    CHECK(std::vector<int64_t>(ids.begin(), ids.begin() + static_cast<int64_t>(pair.before.size())) ==
+          std::vector<int64_t>(pair.before.begin(), pair.before.end()));
+
+    const auto answers = reader.read(question, document);
+    REQUIRE(!answers.empty());
+    CHECK(answers[0].text == c["answer"].get<std::string>());
+    CHECK(answers[0].begin_char == c["begin_char"].get<int64_t>());
+    CHECK(answers[0].end_char == c["end_char"].get<int64_t>());
+    CHECK(answers[0].score == Approx(c["score"].get<double>()).margin(1e-4));
+
+    // What `longqa read --json` prints.
+    const fs::path context_file = fs::temp_directory_path() / ("longqa_reader_case_" + family + ".txt");
+    std::ofstream(context_file, std::ios::binary) << document;
+    const std::string command = std::string(LONGQA_CLI) + " read --json --threads 1 --model '" + dir +
+                                "' --context-file '" + context_file.string() + "' --question '" + question + "'";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    std::string printed;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) printed.append(buffer, n);
+    REQUIRE(::pclose(pipe) == 0);
+    fs::remove(context_file);
+    const auto from_cli = nlohmann::json::parse(printed);
+    INFO(printed);
+    REQUIRE(!from_cli["answers"].empty());
+    CHECK(from_cli["answers"][0]["text"] == c["answer"]);
+    CHECK(from_cli["answers"][0]["begin_char"] == c["begin_char"]);
+    CHECK(from_cli["answers"][0]["end_char"] == c["end_char"]);
+  }
 }

@@ -188,10 +188,62 @@ TEST_CASE("roberta / xlm-roberta / big_bird keys and Hugging Face defaults", "[m
   CHECK(nlohmann::json::parse(r.to_json_string())["architectures"][0] == "XLMRobertaForQuestionAnswering");
 }
 
+TEST_CASE("longformer and modernbert configs: HF's keys, defaults, round trip and refusals", "[model_config]") {
+  auto lf = nlohmann::json::parse(kBertBase);
+  lf["model_type"] = "longformer";
+  lf["attention_window"] = 256;
+  lf["max_position_embeddings"] = 4098;
+  lf.erase("pad_token_id");  // LongformerConfig's defaults: pad 1, sep 2
+  const auto l = ModelConfig::from_json_string(lf.dump());
+  CHECK(l.pad_token_id == 1);
+  CHECK(l.sep_token_id == 2);
+  CHECK(l.attention_window_of(5) == 256);
+  CHECK(l.max_window_tokens() == 4096);
+  CHECK(ModelConfig::from_json_string(l.to_json_string()) == l);
+  lf["attention_window"] = {256, 512};  // two values for twelve layers
+  CHECK_THAT(error_of([&] { ModelConfig::from_json_string(lf.dump(), "lf/config.json"); }),
+             Contains("lf/config.json") && Contains("attention_window"));
+  lf["attention_window"] = 255;
+  CHECK_THAT(error_of([&] { ModelConfig::from_json_string(lf.dump()); }), Contains("even"));
+
+  const nlohmann::json mb = {{"model_type", "modernbert"},
+                             {"hidden_size", 64},
+                             {"num_hidden_layers", 4},
+                             {"num_attention_heads", 2},
+                             {"intermediate_size", 96},
+                             {"vocab_size", 1000},
+                             {"pad_token_id", 3},
+                             {"hidden_activation", "gelu_pytorch_tanh"},
+                             {"norm_eps", 1e-6},
+                             {"global_rope_theta", 80000.0},
+                             {"global_attn_every_n_layers", 2}};
+  const auto m = ModelConfig::from_json_string(mb.dump());
+  CHECK(m.hidden_act == "gelu_pytorch_tanh");
+  CHECK(m.layer_norm_eps == 1e-6);
+  CHECK(m.global_rope_theta == 80000.0);
+  CHECK(m.local_rope_theta == 10000.0);
+  CHECK(m.is_global_layer(0));
+  CHECK_FALSE(m.is_global_layer(1));
+  CHECK(m.is_global_layer(2));
+  CHECK(m.max_window_tokens() == 8192);
+  CHECK(m.type_vocab_size == 1);
+  CHECK(ModelConfig::from_json_string(m.to_json_string()) == m);
+  const auto written = nlohmann::json::parse(m.to_json_string());
+  CHECK(written["architectures"][0] == "ModernBertForQuestionAnswering");
+  CHECK(written["rope_parameters"]["full_attention"]["rope_theta"] == 80000.0);
+  auto bad = mb;
+  bad["rope_parameters"] = {{"full_attention", {{"rope_type", "yarn"}, {"rope_theta", 1.0}}}};
+  CHECK_THAT(error_of([&] { ModelConfig::from_json_string(bad.dump(), "mb/config.json"); }),
+             Contains("mb/config.json") && Contains("rope_type") && Contains("yarn"));
+  bad = mb;
+  bad["layer_types"] = {"full_attention", "chunked_attention", "full_attention", "full_attention"};
+  CHECK_THAT(error_of([&] { ModelConfig::from_json_string(bad.dump()); }), Contains("chunked_attention"));
+}
+
 TEST_CASE("unknown or missing model_type is refused", "[model_config]") {
-  CHECK_THAT(error_of([] { ModelConfig::from_json_string(with(kBertBase, "model_type", R"("longformer")"), "my/config.json"); }),
-             Contains("my/config.json") && Contains("longformer") &&
-                 Contains("littlebird, bert, electra, roberta, xlm-roberta, big_bird"));
+  CHECK_THAT(error_of([] { ModelConfig::from_json_string(with(kBertBase, "model_type", R"("funnel")"), "my/config.json"); }),
+             Contains("my/config.json") && Contains("funnel") &&
+                 Contains("littlebird, bert, electra, roberta, xlm-roberta, big_bird, longformer, modernbert"));
   auto j = nlohmann::json::parse(kBertBase);
   j.erase("model_type");
   CHECK_THAT(error_of([&] { ModelConfig::from_json_string(j.dump()); }), Contains("model_type"));

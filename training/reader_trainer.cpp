@@ -87,6 +87,7 @@ TrainResult ReaderTrainer::train(const std::vector<QaExample>& examples) {
   const bool autocast = options_.bf16 && device.is_cuda();
 
   // Tokenize once and cut windows; labels come from the tokens' byte offsets.
+  const PairTemplate pair = tokenizer_->pair_template();
   std::vector<TokenizedExample> tokenized(examples.size());
   std::vector<Feature> features;
   std::mt19937_64 keep_rng(options_.seed);
@@ -106,8 +107,8 @@ TrainResult ReaderTrainer::train(const std::vector<QaExample>& examples) {
       }
     }
     const auto layout = WindowLayout::make(options_.window_tokens, static_cast<int64_t>(t.question.size()),
-                                           options_.overlap_tokens);
-    const int64_t offset = static_cast<int64_t>(t.question.size()) + 2;
+                                           options_.overlap_tokens, pair);
+    const int64_t offset = pair.document_offset(static_cast<int64_t>(t.question.size()));
     for (auto [begin, end] : layout.ranges(static_cast<int64_t>(t.context.size()))) {
       const bool inside = answer.first >= begin && answer.second < end;
       if (answer.first >= 0 && !inside && uniform(keep_rng) >= options_.negative_window_keep) continue;
@@ -133,11 +134,12 @@ TrainResult ReaderTrainer::train(const std::vector<QaExample>& examples) {
     std::vector<int64_t> starts, ends;
     for (int64_t b = 0; b < options_.batch_size; ++b) {
       const Feature& f = features[stream(index * options_.batch_size + b)];
-      spans.push_back({&tokenized[f.example].question, &tokenized[f.example].context, f.begin, f.end});
+      spans.push_back({&tokenized[f.example].question, &tokenized[f.example].context, f.begin, f.end, &pair});
       starts.push_back(f.start_label);
       ends.push_back(f.end_label);
     }
-    const auto batch = make_window_batch(spans, *tokenizer_);
+    const auto batch = make_window_batch(spans, static_cast<int32_t>(model_.config().pad_token_id),
+                                         model_.config().type_vocab_size);
     const EncoderInput input{batch.input_ids.to(device), batch.token_type_ids.to(device), batch.valid.to(device)};
     CudaAutocast cast(autocast);
     const bool hidden = teacher_ && teacher_options_.hidden_weight > 0;

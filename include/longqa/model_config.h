@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "longqa/common/errors.h"
 
@@ -9,7 +10,7 @@ namespace longqa {
 
 struct ModelConfig {
   // "littlebird"; "bert", "electra" (bert encoder); "roberta", "xlm-roberta" (roberta encoder);
-  // "big_bird" (big_bird encoder); nothing else.
+  // "big_bird", "longformer", "modernbert" (their own encoders); nothing else.
   std::string model_type = "littlebird";
   int64_t vocab_size = 30522;
   int64_t hidden_size = 384;
@@ -29,16 +30,31 @@ struct ModelConfig {
   int64_t num_random_blocks = 3;                 // big_bird: random key blocks per query block
   bool rescale_embeddings = false;               // big_bird: word embeddings times sqrt(hidden_size)
   bool use_bias = true;                          // big_bird: query/key/value biases (false is refused)
+  // Longformer: the sliding window of each layer (even; one value serves every layer). Global attention
+  // goes to the tokens before the first sep_token_id (default 2).
+  std::vector<int64_t> attention_window = {512};
+  // ModernBERT: per layer "full_attention" or "sliding_attention" (empty: full every
+  // global_attn_every_n_layers-th layer from layer 0); RoPE bases; the local window (|i-j| <= local_attention/2);
+  // biases; the QA head's activation. hidden_act and layer_norm_eps hold its hidden_activation and norm_eps.
+  std::vector<std::string> layer_types;
+  int64_t global_attn_every_n_layers = 3;
+  double global_rope_theta = 160000.0, local_rope_theta = 10000.0;
+  int64_t local_attention = 128;
+  bool norm_bias = false, attention_bias = false, mlp_bias = false, classifier_bias = false;
+  std::string classifier_activation = "gelu";
   // LittleBird (and BigBird's block_size)
   int64_t block_size = 64;
   int64_t pack_size = 64;
   int64_t max_seq_length = 8192;  // longest sequence one window holds (littlebird); bert uses max_position_embeddings
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   bool is_littlebird() const { return model_type == "littlebird"; }
+  int64_t attention_window_of(int64_t layer) const;  // longformer
+  bool is_global_layer(int64_t layer) const;         // modernbert: full attention in this layer
   // The prefix of encoder parameter names (the HF base-model attribute): "bert" (bert, big_bird), "electra",
-  // "roberta" (roberta, xlm-roberta), "littlebird".
+  // "roberta" (roberta, xlm-roberta), "longformer", "model" (modernbert), "littlebird".
   std::string weight_prefix() const;
-  // Longest token sequence the encoder accepts in one window (roberta: max_position_embeddings - pad_token_id - 1).
+  // Longest token sequence the encoder accepts in one window (roberta, longformer: max_position_embeddings -
+  // pad_token_id - 1).
   int64_t max_window_tokens() const;
 
   // Parse and validate(); unknown extra keys are ignored, null values keep the default.

@@ -49,6 +49,21 @@ struct Encoding {
   std::vector<int32_t> sequence_ids;  // 0: text, 1: pair, -1: added by the post-processor
 };
 
+// Where the post-processor puts its special tokens around a pair (question, document), e.g.
+// [CLS] Q [SEP] D [SEP] (BERT) or <s> Q </s></s> D </s> (RoBERTa): the ids and type ids before the
+// question, between the two and after the document, and the type ids of the two texts' tokens.
+// What the Reader and the trainer wrap every window in, so each family sees its own input.
+struct PairTemplate {
+  std::vector<int32_t> before, between, after;               // special token ids
+  std::vector<int32_t> before_types, between_types, after_types;
+  int32_t question_type = 0, document_type = 1;
+  int64_t special_tokens() const { return static_cast<int64_t>(before.size() + between.size() + after.size()); }
+  // Index in the sequence of the first document token after a question of `question_tokens`.
+  int64_t document_offset(int64_t question_tokens) const {
+    return static_cast<int64_t>(before.size()) + question_tokens + static_cast<int64_t>(between.size());
+  }
+};
+
 namespace tokenization {
 class Pipeline;
 }
@@ -76,6 +91,8 @@ class Tokenizer {
   // ids ([CLS] A [SEP] B [SEP] for vocab.txt tokenizers).
   Encoding encode(std::string_view text, bool add_special_tokens = true) const;
   Encoding encode_pair(std::string_view text, std::string_view pair, bool add_special_tokens = true) const;
+  // The special tokens encode_pair puts around a pair (probed with two one-letter texts).
+  PairTemplate pair_template() const;
   // "WordPiece", "BPE" or "Unigram".
   std::string model_type() const;
 

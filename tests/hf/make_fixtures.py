@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-MODULES = ["tokenizer_fixtures", "model_fixtures", "safetensors_fixtures", "encoder_fixtures"]
+MODULES = ["tokenizer_fixtures", "model_fixtures", "safetensors_fixtures", "encoder_fixtures", "family_reader_fixtures"]
 
 
 def main(out_dir):
@@ -18,8 +18,9 @@ def main(out_dir):
         if os.path.exists(os.path.join(here, name + ".py")):
             print("making", name, flush=True)
             importlib.import_module(name).make(out_dir)
-    print("making family fixtures (roberta, xlm-roberta, big_bird)", flush=True)
+    print("making family fixtures (roberta, xlm-roberta, big_bird, longformer, modernbert)", flush=True)
     make_family_fixtures(out_dir)
+    make_long_family_fixtures(out_dir)
 
 
 # --- RoBERTa, XLM-RoBERTa and BigBird (issue 14's encoder families) ---------------------------------------------
@@ -52,10 +53,12 @@ def _qa_inputs(gen, lengths, n, pad_id, cls_id, sep_id, with_types):
 
 
 def _family_reference(model, path, ids, types, mask):
+    import inspect
     import torch
     from safetensors.torch import save_file
+    typed = "token_type_ids" in inspect.signature(model.forward).parameters  # ModernBERT has none
     with torch.no_grad():
-        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
+        out = model(input_ids=ids, attention_mask=mask, **({"token_type_ids": types} if typed else {}))
     save_file({"input_ids": ids, "token_type_ids": types, "attention_mask": mask,
                "start_logits": out.start_logits.float().contiguous(),
                "end_logits": out.end_logits.float().contiguous()}, path)
@@ -105,6 +108,58 @@ def make_family_fixtures(out_dir):
     ids, types, mask = _qa_inputs(gen, [600, 333], 600, pad_id=full.pad_token_id, cls_id=65, sep_id=full.sep_token_id,
                                   with_types=True)
     _family_reference(model, os.path.join(out_dir, "big_bird_full_qa_reference.safetensors"), ids, types, mask)
+
+
+def _three_sep_inputs(gen, lengths, n, pad_id, cls_id, sep_id):
+    """<s> question </s></s> context </s> (RoBERTa's pair template, which Longformer's QA head needs), padded."""
+    ids, types, mask = _qa_inputs(gen, lengths, n, pad_id, cls_id, sep_id, with_types=False)
+    for b in range(len(lengths)):
+        ids[b, 7 + 5 * b + 2] = sep_id
+    return ids, types, mask
+
+
+def make_long_family_fixtures(out_dir):
+    """Longformer (per-layer windows, global attention on the question) and ModernBERT (local and global layers,
+    with and without biases), on documents of 1k-8k tokens."""
+    import torch
+    from transformers import (LongformerConfig, LongformerForQuestionAnswering, ModernBertConfig,
+                              ModernBertForQuestionAnswering)
+    torch.manual_seed(2468)
+    gen = torch.Generator().manual_seed(13)
+    small = dict(vocab_size=FAMILY_VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=128)
+    config = LongformerConfig(**small, max_position_embeddings=4098, type_vocab_size=1, pad_token_id=1,
+                              bos_token_id=0, eos_token_id=2, sep_token_id=2, attention_window=[32, 64],
+                              layer_norm_eps=1e-5)
+    model = LongformerForQuestionAnswering(config).eval()
+    path = os.path.join(out_dir, "longformer_qa")
+    model.save_pretrained(path, safe_serialization=True)
+    for case, (lengths, n) in {"long": ([4096, 2500], 4096), "odd": ([1037], 1037)}.items():
+        ids, types, mask = _three_sep_inputs(gen, lengths, n, pad_id=1, cls_id=0, sep_id=2)
+        _family_reference(model, os.path.join(out_dir, f"longformer_qa_reference_{case}.safetensors"), ids, types,
+                          mask)
+
+    # ModernBERT: layers 0 and 3 global, 1 and 2 local (window 32: |i-j| <= 16); RoPE bases of both kinds.
+    base = dict(vocab_size=FAMILY_VOCAB, hidden_size=64, num_hidden_layers=4, num_attention_heads=2,
+                intermediate_size=96, max_position_embeddings=8192, local_attention=32, pad_token_id=3,
+                bos_token_id=0, eos_token_id=2, cls_token_id=0, sep_token_id=2, global_attn_every_n_layers=3,
+                global_rope_theta=160000.0, local_rope_theta=10000.0)
+    variants = {"modernbert_qa": dict(),
+                "modernbert_bias_qa": dict(norm_bias=True, attention_bias=True, mlp_bias=True, classifier_bias=True,
+                                           hidden_activation="gelu_pytorch_tanh", classifier_activation="relu")}
+    for name, extra in variants.items():
+        model = ModernBertForQuestionAnswering(ModernBertConfig(**base, **extra, attn_implementation="sdpa")).eval()
+        with torch.no_grad():  # HF initialises LayerNorm biases at zero: make them matter
+            for pname, p in model.named_parameters():
+                if pname.endswith("bias"):
+                    p.normal_(0.0, 0.05)
+        path = os.path.join(out_dir, name)
+        model.save_pretrained(path, safe_serialization=True)
+        cases = {"long": ([8192], 8192), "ragged": ([3000, 1234], 3000)} if name == "modernbert_qa" else \
+            {"ragged": ([1500, 700], 1500)}
+        for case, (lengths, n) in cases.items():
+            ids, types, mask = _qa_inputs(gen, lengths, n, pad_id=3, cls_id=0, sep_id=2, with_types=False)
+            _family_reference(model, os.path.join(out_dir, f"{name}_reference_{case}.safetensors"), ids, types, mask)
 
 
 if __name__ == "__main__":
