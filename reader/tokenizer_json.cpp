@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <queue>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -195,6 +196,27 @@ Matches string_matches(std::string_view s, std::string_view pattern) {
     last = at + pattern.size();
   }
   if (last < s.size()) out.push_back({last, s.size(), false});
+  return out;
+}
+
+// A Replace or Split pattern: a String, or a Regex that means the same over UTF-8 bytes as over characters
+// (ASCII only, no '.', negated classes or \s \w \d \b \p: see regex_is_byte_safe), run with std::regex.
+struct Pattern {
+  std::string literal;
+  std::shared_ptr<const std::regex> regex;  // set for Regex patterns
+};
+
+Matches with_gaps(std::string_view s, const std::vector<std::pair<size_t, size_t>>& found);
+
+Matches pattern_matches(std::string_view s, const Pattern& p) {
+  if (!p.regex) return string_matches(s, p.literal);
+  std::vector<std::pair<size_t, size_t>> found;
+  for (std::cregex_iterator it(s.data(), s.data() + s.size(), *p.regex), end; it != end; ++it) {
+    const auto b = static_cast<size_t>(it->position()), e = b + static_cast<size_t>(it->length());
+    if (e > b) found.emplace_back(b, e);  // empty matches split nothing
+  }
+  Matches out = with_gaps(s, found);
+  if (s.empty()) out = {{0, 0, false}};
   return out;
 }
 
@@ -471,8 +493,8 @@ struct StripAccentsNormalizer : Normalizer {
 
 // NormalizedString::replace with a string pattern: each new char takes the range of the last
 // byte of the match.
-void replace(NormStr& n, const std::string& pattern, const std::string& content) {
-  const Matches ms = string_matches(n.s, pattern);
+void replace(NormStr& n, const Pattern& pattern, const std::string& content) {
+  const Matches ms = pattern_matches(n.s, pattern);
   std::string s;
   std::vector<Span> al;
   const std::vector<CharAt> repl = chars_of(content);
@@ -489,7 +511,8 @@ void replace(NormStr& n, const std::string& pattern, const std::string& content)
 }
 
 struct ReplaceNormalizer : Normalizer {
-  std::string pattern, content;
+  Pattern pattern;
+  std::string content;
   void normalize(NormStr& n) const override { replace(n, pattern, content); }
 };
 
@@ -695,7 +718,7 @@ struct MetaspacePre : PreTokenizer {
   bool split_words = true;
   void pre_tokenize(std::vector<NormStr>& pieces) const override {
     split_each(pieces, [&](NormStr& n, std::vector<NormStr>& out) {
-      replace(n, " ", replacement);
+      replace(n, Pattern{" ", nullptr}, replacement);
       const bool starts = n.s.compare(0, replacement.size(), replacement) == 0;
       if (scheme == "always" && !starts) prepend(n, replacement);
       if (scheme == "first" && !starts && n.ob == 0) prepend(n, replacement);
@@ -751,13 +774,13 @@ struct BertPre : PreTokenizer {
 };
 
 struct SplitPre : PreTokenizer {
-  std::string pattern;
+  Pattern pattern;
   bool gpt2 = false;  // the pattern is GPT-2's regex
   Behavior behavior = Behavior::Isolated;
   bool invert = false;
   void pre_tokenize(std::vector<NormStr>& pieces) const override {
     split_each(pieces, [&](NormStr& n, std::vector<NormStr>& out) {
-      Matches ms = gpt2 ? gpt2_matches(n.s) : string_matches(n.s, pattern);
+      Matches ms = gpt2 ? gpt2_matches(n.s) : pattern_matches(n.s, pattern);
       if (invert)
         for (Match& m : ms) m.is_match = !m.is_match;
       split(n, ms, behavior, out);
@@ -1248,12 +1271,40 @@ std::string type_of(const json& j) {
   throw std::invalid_argument(path + ": unsupported " + field + " \"" + what + "\" (field " + field + ".type)");
 }
 
-std::string string_pattern(const json& pattern, const std::string& path, const std::string& field) {
-  if (pattern.is_object() && pattern.contains("String")) return pattern["String"].get<std::string>();
-  if (pattern.is_object() && pattern.contains("Regex"))
-    throw std::invalid_argument(path + ": unsupported regex pattern " + pattern["Regex"].dump() + " (field " + field +
-                                ".pattern)");
-  throw FileFormatError(path, "bad pattern in " + field);
+// Whether `re` matches the same over UTF-8 bytes (std::regex) as over characters (tokenizers' Oniguruma): ASCII
+// only, and none of the constructs that could match part of a multi-byte character or mean more in Unicode.
+bool regex_is_byte_safe(const std::string& re) {
+  for (size_t i = 0; i < re.size(); ++i) {
+    const auto c = static_cast<unsigned char>(re[i]);
+    if (c >= 0x80 || c == '.') return false;
+    if (c == '[' && i + 1 < re.size() && re[i + 1] == '^') return false;
+    if (c == '\\' && i + 1 < re.size()) {
+      if (std::string_view("sSwWdDbBpPXRhHuxU0123456789").find(re[i + 1]) != std::string_view::npos) return false;
+      ++i;
+    }
+  }
+  return true;
+}
+
+Pattern make_pattern(const json& pattern, const std::string& path, const std::string& field) {
+  Pattern p;
+  if (pattern.is_object() && pattern.contains("String") && pattern["String"].is_string()) {
+    p.literal = pattern["String"].get<std::string>();
+    return p;
+  }
+  if (pattern.is_object() && pattern.contains("Regex") && pattern["Regex"].is_string()) {
+    const std::string re = pattern["Regex"].get<std::string>();
+    if (!regex_is_byte_safe(re))
+      throw std::invalid_argument(path + ": unsupported regex pattern " + pattern["Regex"].dump() + " (field " + field +
+                                  ".pattern; supported: ASCII patterns without '.', [^...], \\s \\w \\d \\b \\p)");
+    try {
+      p.regex = std::make_shared<const std::regex>(re, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      throw FileFormatError(path, "invalid regex " + pattern["Regex"].dump() + " in " + field + ".pattern: " + e.what());
+    }
+    return p;
+  }
+  throw FileFormatError(path, "bad pattern in " + field + " (expected {\"String\": ...} or {\"Regex\": ...})");
 }
 
 std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& path) {
@@ -1268,7 +1319,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& pa
   if (t == "Strip") return std::make_unique<StripNormalizer>(j.value("strip_left", true), j.value("strip_right", true));
   if (t == "Replace") {
     auto r = std::make_unique<ReplaceNormalizer>();
-    r->pattern = string_pattern(j.at("pattern"), path, "normalizer");
+    r->pattern = make_pattern(j.at("pattern"), path, "normalizer");
     r->content = j.at("content").get<std::string>();
     return r;
   }
@@ -1350,7 +1401,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     auto s = std::make_unique<SplitPre>();
     const json& p = j.at("pattern");
     if (p.is_object() && p.contains("Regex") && p["Regex"].get<std::string>() == kGpt2Pattern) s->gpt2 = true;
-    else s->pattern = string_pattern(p, path, "pre_tokenizer");
+    else s->pattern = make_pattern(p, path, "pre_tokenizer");
     s->behavior = behavior_of(j.value("behavior", std::string("Isolated")), path);
     s->invert = j.value("invert", false);
     return s;

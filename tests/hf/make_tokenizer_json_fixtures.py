@@ -155,6 +155,22 @@ def unigram_metaspace():
     return tok
 
 
+def unigram_regex():
+    """XLM-R's normalizer tail (Replace of Regex " {2,}" by one space) and a Split on an ASCII Regex."""
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(tokenizers.Regex(" {2,}"), " ")])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(tokenizers.Regex("[0-9]+|-{2,}|(ab|cd)?e"), behavior="isolated"),
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")])
+    trainer = trainers.UnigramTrainer(vocab_size=500, special_tokens=specials, unk_token="<unk>")
+    tok.train_from_iterator(corpus(), trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
+    return tok
+
+
 def unigram_byte_fallback():
     """Unigram with byte fallback, Metaspace prepend_scheme first and split off, lowercase + NFD."""
     specials = ["<unk>", "<s>", "</s>"]
@@ -274,6 +290,7 @@ CONFIGS = {
     "byte_level_bpe_prefix": byte_level_bpe_prefix,
     "sentencepiece_bpe": sentencepiece_bpe,
     "unigram_metaspace": unigram_metaspace,
+    "unigram_regex": unigram_regex,
     "unigram_byte_fallback": unigram_byte_fallback,
     "wordpiece_whitespace": wordpiece_whitespace,
     "unigram_precompiled": unigram_precompiled,
