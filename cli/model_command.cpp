@@ -47,10 +47,13 @@ int model_init_command(const Argv& argv) {
 }
 
 int model_convert_command(const Argv& argv) {
-  Args args("model convert", "Starts a LittleBird reader from a BERT-family checkpoint: embeddings and layer "
-                             "weights copied, each layer's pack attention initialised from its attention, "
-                             "BiALiBi and the pack sequence initialised, absolute positions dropped.");
-  args.option("from-bert", "directory of a BERT/ELECTRA checkpoint (BertModel, BertForQuestionAnswering, ...)")
+  Args args("model convert", "Starts a LittleBird reader from a checkpoint with BERT-shaped layers (bert, electra, "
+                             "roberta, xlm-roberta, big_bird, longformer): embeddings and layer weights copied, each "
+                             "layer's pack attention initialised from its attention (Longformer: its global "
+                             "projections), BiALiBi and the pack sequence initialised, absolute positions dropped. "
+                             "Fine-tune the result with train-reader.");
+  args.option("from", "the checkpoint directory (BertModel, RobertaForQuestionAnswering, BigBirdModel, ...)", "")
+      .option("from-bert", "the same as --from (its older name)", "")
       .option("out", "the LittleBird model directory to write")
       .option("block-size", "sliding-window block size", "64")
       .option("pack-size", "packed sequence length", "64")
@@ -62,9 +65,11 @@ int model_convert_command(const Argv& argv) {
   options.pack_size = args.get_int("pack-size");
   options.max_seq_length = args.get_int("max-seq-length");
   options.seed = static_cast<uint64_t>(args.get_int("seed"));
-  const QaModel model = littlebird_from_bert(args.get("from-bert"), options);
+  const std::string from = !args.get("from").empty() ? args.get("from") : args.get("from-bert");
+  if (from.empty()) throw std::invalid_argument("model convert: --from is required (the checkpoint directory; see --help)");
+  const QaModel model = littlebird_from_checkpoint(from, options);
   model.save(args.get("out"));
-  copy_tokenizer_files(args.get("from-bert"), args.get("out"));
+  copy_tokenizer_files(from, args.get("out"));
   std::cout << "wrote " << args.get("out") << " (littlebird, " << model.config().num_hidden_layers << " layers, hidden "
             << model.config().hidden_size << ", block " << options.block_size << ", pack " << options.pack_size << ")\n";
   return 0;

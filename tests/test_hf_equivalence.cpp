@@ -227,7 +227,7 @@ TEST_CASE("model convert --from-bert copies the shared weights into a LittleBird
   options.pack_size = 8;
   options.max_seq_length = 1024;
   const auto bert = QaModel::load((kFixtures / "bert_qa").string());
-  const auto lb = littlebird_from_bert((kFixtures / "bert_qa").string(), options);
+  const auto lb = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
   CHECK(lb.config().model_type == "littlebird");
   CHECK(lb.config().block_size == 16);
   const auto& b = bert.parameters();
@@ -246,6 +246,39 @@ TEST_CASE("model convert --from-bert copies the shared weights into a LittleBird
   auto ids = at::randint(5, 1000, {1, 300}, at::kLong);
   auto logits = lb.forward({ids, at::zeros_like(ids), at::ones({1, 300}, at::kBool)});
   CHECK(at::isfinite(logits.start).all().item<bool>());
+}
+
+TEST_CASE("model convert from RoBERTa, XLM-R, BigBird and Longformer; ModernBERT refused with why", "[hf][convert]") {
+  ConvertOptions options;
+  options.block_size = 16;
+  options.pack_size = 8;
+  options.max_seq_length = 2048;
+  for (const std::string dir : {"reader_roberta", "reader_xlm-roberta", "reader_big_bird", "reader_longformer"}) {
+    INFO(dir);
+    const auto source = QaModel::load((kFixtures / dir).string());
+    const auto lb = littlebird_from_checkpoint((kFixtures / dir).string(), options);
+    const auto& s = source.parameters();
+    const auto& l = lb.parameters();
+    const std::string prefix = source.config().weight_prefix() + ".";
+    CHECK(lb.config().type_vocab_size == source.config().type_vocab_size);
+    CHECK(lb.config().pad_token_id == source.config().pad_token_id);
+    CHECK(at::equal(l.at("littlebird.embeddings.word_embeddings.weight"), s.at(prefix + "embeddings.word_embeddings.weight")));
+    CHECK(at::equal(l.at("littlebird.encoder.layer.1.intermediate.dense.weight"),
+                    s.at(prefix + "encoder.layer.1.intermediate.dense.weight")));
+    const std::string pack_source = source.config().model_type == "longformer" ? "key_global" : "key";
+    CHECK(at::equal(l.at("littlebird.encoder.layer.0.pack_attention.self.key.weight"),
+                    s.at(prefix + "encoder.layer.0.attention.self." + pack_source + ".weight")));
+    // The converted reader reads past the source's positions, with the source's tokenizer and pair template.
+    const Reader reader(std::make_shared<QaModel>(littlebird_from_checkpoint((kFixtures / dir).string(), options)),
+                        std::make_shared<Tokenizer>(Tokenizer::from_directory((kFixtures / dir).string())));
+    std::string long_document;
+    for (int i = 0; i < 80; ++i) long_document += "The quick brown fox jumps over the lazy dog. 세종대왕은 1443년에. ";
+    const auto answers = reader.read("Who jumps?", long_document);
+    REQUIRE(!answers.empty());
+    CHECK(answers[0].text == long_document.substr(answers[0].begin_byte, answers[0].end_byte - answers[0].begin_byte));
+  }
+  CHECK_THROWS_WITH(littlebird_from_checkpoint((kFixtures / "reader_modernbert").string(), options),
+                    Catch::Contains("modernbert") && Catch::Contains("GeGLU"));
 }
 
 TEST_CASE("each family's reader: HF's tokenization of the pair and HF's best span, through the library and longqa read",

@@ -8,21 +8,40 @@
 namespace fs = std::filesystem;
 
 namespace longqa {
+namespace {
 
-QaModel littlebird_from_bert(const std::string& bert_dir, const ConvertOptions& options) {
-  const ModelConfig source = ModelConfig::from_json_file((fs::path(bert_dir) / "config.json").string());
-  if (source.model_type != "bert" && source.model_type != "electra")
-    throw std::invalid_argument(bert_dir + ": model_type '" + source.model_type + "' is not BERT-family (bert, electra)");
+// The families whose layers are BERT's (post-LN attention + GELU feed-forward under the same names).
+bool bert_shaped(const std::string& type) {
+  for (const char* t : {"bert", "electra", "roberta", "xlm-roberta", "big_bird", "longformer"})
+    if (type == t) return true;
+  return false;
+}
+
+}  // namespace
+
+QaModel littlebird_from_checkpoint(const std::string& source_dir, const ConvertOptions& options) {
+  const ModelConfig source = ModelConfig::from_json_file((fs::path(source_dir) / "config.json").string());
+  if (source.model_type == "modernbert")
+    throw std::invalid_argument(source_dir + ": a modernbert model cannot become a LittleBird reader (its layers are "
+                                             "pre-norm with GeGLU and RoPE, LittleBird's are BERT's); it reads long "
+                                             "documents as it is (local attention, 8192 positions)");
+  if (!bert_shaped(source.model_type))
+    throw std::invalid_argument(source_dir + ": model_type '" + source.model_type +
+                                "' cannot be converted (supported: bert, electra, roberta, xlm-roberta, big_bird, "
+                                "longformer)");
   if (source.embedding_size > 0 && source.embedding_size != source.hidden_size)
-    throw std::invalid_argument(bert_dir + ": embedding_size " + std::to_string(source.embedding_size) +
+    throw std::invalid_argument(source_dir + ": embedding_size " + std::to_string(source.embedding_size) +
                                 " differs from hidden_size; such ELECTRA models cannot be converted");
-  Checkpoint checkpoint(bert_dir);
+  if (source.rescale_embeddings)
+    throw std::invalid_argument(source_dir + ": rescale_embeddings true (word embeddings times sqrt(hidden)) has no "
+                                             "LittleBird equivalent");
+  Checkpoint checkpoint(source_dir);
   // Encoder names appear with the model prefix (…ForQuestionAnswering) or without it (BertModel).
   const std::string prefix = source.weight_prefix() + ".";
   const bool prefixed = checkpoint.contains(prefix + "embeddings.word_embeddings.weight");
   auto source_tensor = [&](const std::string& name) {
     const std::string full = prefixed ? prefix + name : name;
-    if (!checkpoint.contains(full)) throw std::runtime_error(bert_dir + ": checkpoint has no tensor '" + full + "'");
+    if (!checkpoint.contains(full)) throw std::runtime_error(source_dir + ": checkpoint has no tensor '" + full + "'");
     return checkpoint.get(full).to(at::kFloat);
   };
 
@@ -35,16 +54,23 @@ QaModel littlebird_from_bert(const std::string& bert_dir, const ConvertOptions& 
   QaModel model = QaModel::random(config, options.seed);
   auto& params = model.parameters();
   const std::string lb = config.weight_prefix() + ".";
+  const bool longformer = source.model_type == "longformer";
   for (auto& [name, tensor] : params) {
     if (name.rfind(lb, 0) != 0) continue;  // qa_outputs: below
     std::string rest = name.substr(lb.size());
     if (rest == "encoder.pack_sequence" || rest.find("bialibi_") != std::string::npos) continue;
-    if (auto at = rest.find("pack_attention."); at != std::string::npos) rest.replace(at, 15, "attention.");
+    if (auto at = rest.find("pack_attention."); at != std::string::npos) {
+      rest.replace(at, 15, "attention.");
+      // Longformer's global projections already attend over the whole sequence, as pack attention does.
+      // (attention.self.query.weight -> attention.self.query_global.weight)
+      if (longformer && rest.find("attention.self.") != std::string::npos) rest.insert(rest.rfind('.'), "_global");
+    }
     auto copied = source_tensor(rest);
     if (copied.sizes() != tensor.sizes())
-      throw std::runtime_error(bert_dir + ": tensor '" + rest + "' has an unexpected shape");
+      throw std::runtime_error(source_dir + ": tensor '" + rest + "' has an unexpected shape");
     tensor = copied.clone();
   }
+  // qa_outputs carries over; BigBird's qa_classifier (a three-layer head) and ModernBERT's do not.
   if (checkpoint.contains("qa_outputs.weight")) {
     params["qa_outputs.weight"] = checkpoint.get("qa_outputs.weight").to(at::kFloat).clone();
     params["qa_outputs.bias"] = checkpoint.get("qa_outputs.bias").to(at::kFloat).clone();

@@ -43,7 +43,8 @@ std::pair<int64_t, int64_t> answer_tokens(const std::vector<Token>& tokens, int6
 
 void copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir) {
   fs::create_directories(to_dir);
-  for (const char* name : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}) {
+  for (const char* name : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
+                           "vocab.json", "merges.txt"}) {
     const fs::path from = fs::path(from_dir) / name;
     if (fs::exists(from)) fs::copy_file(from, fs::path(to_dir) / name, fs::copy_options::overwrite_existing);
   }

@@ -1,4 +1,4 @@
-// Starting a LittleBird reader from a BERT-family checkpoint (research/littlebird.md §1.1:
+// Starting a LittleBird reader from a checkpoint with BERT-shaped layers (research/littlebird.md §1.1:
 // LittleBird reuses a short-input model): the shared weights are copied, LittleBird's own
 // parameters initialised, the absolute position embeddings dropped.
 #pragma once
@@ -16,12 +16,13 @@ struct ConvertOptions {
   uint64_t seed = 0;  // for the parameters that are initialised, not copied
 };
 
-// `bert_dir` holds a BertModel, BertForQuestionAnswering, BertForMaskedLM (or ELECTRA with
-// embedding_size == hidden_size) checkpoint, with or without the "bert."/"electra." prefix.
-// Mapping: embeddings (but positions) and every layer's attention/FFN are copied; each
-// layer's pack attention starts as a copy of that layer's attention; BiALiBi slopes start at
-// ALiBi's geometric slopes, alpha at 0; the pack sequence is random; qa_outputs is copied
-// when present, else random.
-QaModel littlebird_from_bert(const std::string& bert_dir, const ConvertOptions& options);
+// `source_dir` holds a bert, electra (embedding_size == hidden_size), roberta, xlm-roberta, big_bird or longformer
+// checkpoint (base model, *ForQuestionAnswering, *ForMaskedLM), with or without its prefix ("bert.", "roberta.",
+// ...). Mapping: embeddings (but positions) and every layer's attention/FFN are copied; each layer's pack
+// attention starts as a copy of that layer's attention (Longformer: of its global query/key/value projections);
+// BiALiBi slopes start at ALiBi's geometric slopes, alpha at 0; the pack sequence is random; qa_outputs is
+// copied when present, else random (BigBird's qa_classifier head does not carry over). The token types,
+// pad_token_id and sep_token_id stay the source's. modernbert (pre-norm, GeGLU, RoPE) is refused, with why.
+QaModel littlebird_from_checkpoint(const std::string& source_dir, const ConvertOptions& options);
 
 }  // namespace longqa
