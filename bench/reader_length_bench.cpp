@@ -212,8 +212,19 @@ int main(int argc, char** argv) {
           } else {
             torch::manual_seed(0);
             const int32_t vocab = reader.tokenizer().vocab_size();
-            input.input_ids = torch::randint(5, std::max(6, vocab), {batch, n}, at::kLong).to(device);
-            input.input_ids.select(1, 0).fill_(reader.tokenizer().cls_id());
+            // Random ids in the tokenizer's pair template around a 32-token question, so that families whose
+            // attention depends on the question (BigBird's mask, Longformer's global tokens) see one.
+            auto ids = torch::randint(5, std::max(6, vocab), {batch, n}, at::kLong);
+            const auto pair = reader.tokenizer().pair_template();
+            const int64_t question = std::min<int64_t>(32, std::max<int64_t>(0, n - pair.special_tokens() - 1));
+            std::vector<std::pair<int64_t, int32_t>> specials;
+            for (size_t k = 0; k < pair.before.size(); ++k) specials.emplace_back(k, pair.before[k]);
+            for (size_t k = 0; k < pair.between.size(); ++k)
+              specials.emplace_back(pair.document_offset(question) - pair.between.size() + k, pair.between[k]);
+            for (size_t k = 0; k < pair.after.size(); ++k) specials.emplace_back(n - pair.after.size() + k, pair.after[k]);
+            for (const auto& [at, id] : specials)
+              if (at >= 0 && at < n) ids.select(1, at).fill_(id);
+            input.input_ids = ids.to(device);
             input.token_type_ids = torch::zeros({batch, n}, at::kLong).to(device);
             input.valid = torch::ones({batch, n}, at::kBool).to(device);
             step = [&] {

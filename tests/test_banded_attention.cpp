@@ -67,7 +67,7 @@ TEST_CASE("banded reference equals a scalar loop over the definition", "[attenti
       }
 }
 
-TEST_CASE("blocked banded attention equals the reference over many shapes", "[attention][banded]") {
+TEST_CASE("blocked and dispatched banded attention equal the reference over many shapes", "[attention][banded]") {
   struct Shape {
     int64_t B, H, n, dh, radius, G;
     std::vector<int64_t> lengths;
@@ -75,30 +75,36 @@ TEST_CASE("blocked banded attention equals the reference over many shapes", "[at
   const std::vector<Shape> shapes = {
       {1, 1, 1, 8, 1, 0, {1}},        {1, 2, 7, 8, 16, 0, {7}},      {2, 2, 64, 8, 16, 0, {64, 40}},
       {2, 3, 100, 16, 16, 3, {100, 33}}, {1, 2, 257, 8, 32, 5, {250}}, {3, 1, 48, 4, 5, 1, {48, 1, 20}},
+      {1, 2, 2300, 8, 64, 2, {2290}},  // past the fused dense path: the blocked one
   };
   uint64_t seed = 11;
   for (const auto& s : shapes) {
     const auto in = make_inputs(s.B, s.H, s.n, s.dh, s.radius, s.G, s.lengths, seed++);
     INFO("n=" << s.n << " radius=" << s.radius << " G=" << s.G);
     const auto expected = la::banded_attention_reference(in);
-    const auto got = la::banded_attention(in);
-    CHECK((got - expected).abs().max().item<double>() < 1e-5);
+    CHECK((la::banded_attention_blocked(in) - expected).abs().max().item<double>() < 1e-5);
+    CHECK((la::banded_attention(in) - expected).abs().max().item<double>() < 1e-5);
   }
 }
 
-TEST_CASE("blocked banded attention: gradients equal the reference's", "[attention][banded]") {
+TEST_CASE("blocked and dispatched banded attention: gradients equal the reference's", "[attention][banded]") {
   auto in = make_inputs(2, 2, 40, 8, 6, 2, {40, 25}, 3, torch::kDouble);
   for (auto* t : {&in.q, &in.k, &in.v, &in.extra_k, &in.extra_v}) t->requires_grad_(true);
   const auto weights = torch::randn({2, 2, 40, 8}, torch::kDouble);
-  const auto grads = [&](bool blocked) {
-    const auto out = blocked ? la::banded_attention(in) : la::banded_attention_reference(in);
+  const auto grads = [&](int which) {
+    const auto out = which == 0   ? la::banded_attention_reference(in)
+                     : which == 1 ? la::banded_attention_blocked(in)
+                                  : la::banded_attention(in);
     return torch::autograd::grad({(out * weights).sum()}, {in.q, in.k, in.v, in.extra_k, in.extra_v});
   };
-  const auto a = grads(true), b = grads(false);
-  for (size_t i = 0; i < a.size(); ++i) {
-    INFO("input " << i);
-    CHECK(torch::allclose(a[i], b[i], 1e-9, 1e-10));
-    CHECK_FALSE(a[i].isnan().any().item<bool>());
+  const auto expected = grads(0);
+  for (int which : {1, 2}) {
+    const auto got = grads(which);
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO((which == 1 ? "blocked" : "dispatched") << ", input " << i);
+      CHECK(torch::allclose(got[i], expected[i], 1e-9, 1e-10));
+      CHECK_FALSE(got[i].isnan().any().item<bool>());
+    }
   }
 }
 

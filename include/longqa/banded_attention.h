@@ -23,6 +23,9 @@ struct BandedInputs {
 at::Tensor banded_attention_reference(const BandedInputs& in);
 // Blocked version: queries in blocks of `radius`, each against its own and the two neighbouring key
 // blocks (3 * radius keys), so time and memory grow linearly with n. Returns (B,H,n,dh).
+at::Tensor banded_attention_blocked(const BandedInputs& in);
+// What the models call: up to 2,048 tokens torch's fused scaled_dot_product_attention with the band as a
+// mask (faster there), beyond that the blocked version.
 at::Tensor banded_attention(const BandedInputs& in);
 
 }  // namespace longqa::attention
