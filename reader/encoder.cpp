@@ -106,6 +106,17 @@ at::Tensor padding_aware_positions(const at::Tensor& input_ids, int64_t padding_
   return at::cumsum(mask, 1) * mask + padding_idx;
 }
 
+at::Tensor roberta_embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
+                              const ModelConfig& config) {
+  const auto n = input.input_ids.size(1);
+  if (n > config.max_window_tokens())
+    throw std::invalid_argument("sequence of " + std::to_string(n) + " tokens exceeds the " +
+                                std::to_string(config.max_window_tokens()) + " positions of this " + config.model_type +
+                                " model (max_position_embeddings - pad_token_id - 1)");
+  return embeddings(params, prefix + ".embeddings", input, config,
+                    padding_aware_positions(input.input_ids, config.pad_token_id));
+}
+
 at::Tensor dense_layer(const NamedTensors& params, const std::string& layer, const at::Tensor& x,
                        const at::Tensor& key_mask, const ModelConfig& config) {
   const auto heads = config.num_attention_heads;

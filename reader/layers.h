@@ -42,6 +42,10 @@ at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, con
 // RoBERTa's position ids (HF create_position_ids_from_input_ids): padding_idx + 1, + 2, ... over the tokens
 // that are not padding_idx, padding_idx on those that are. (B,n) int64.
 at::Tensor padding_aware_positions(const at::Tensor& input_ids, int64_t padding_idx);
+// RoBERTa's embeddings (RoBERTa, XLM-R, Longformer): checks the window (max_window_tokens) and embeds with
+// padding_aware_positions.
+at::Tensor roberta_embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
+                              const ModelConfig& config);
 
 // One post-LN BERT layer (`layer` ends in '.') with full attention over the keys that `key_mask` (B,1,1,n)
 // marks true: attention.self.{query,key,value}, attention output, feed-forward.

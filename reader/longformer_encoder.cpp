@@ -52,13 +52,7 @@ class LongformerEncoder final : public Encoder {
 
   at::Tensor forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs) const override {
     const auto& c = config_;
-    const auto n = input.input_ids.size(1);
-    if (n > c.max_window_tokens())
-      throw std::invalid_argument("sequence of " + std::to_string(n) + " tokens exceeds the " +
-                                  std::to_string(c.max_window_tokens()) +
-                                  " positions of this longformer model (max_position_embeddings - pad_token_id - 1)");
-    const auto positions = layers::padding_aware_positions(input.input_ids, c.pad_token_id);
-    auto x = layers::embeddings(*params_, prefix_ + ".embeddings", input, c, positions);
+    auto x = layers::roberta_embeddings(*params_, prefix_, input, c);
     const auto is_global = question_tokens(input.input_ids, c.sep_token_id).logical_and(input.valid);
     const auto globals = global_tokens(is_global);
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {

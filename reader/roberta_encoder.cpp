@@ -17,13 +17,7 @@ class RobertaEncoder final : public Encoder {
 
   at::Tensor forward(const EncoderInput& input, std::vector<at::Tensor>* layer_outputs) const override {
     const auto& c = config_;
-    const auto n = input.input_ids.size(1);
-    if (n > c.max_window_tokens())
-      throw std::invalid_argument("sequence of " + std::to_string(n) + " tokens exceeds the " +
-                                  std::to_string(c.max_window_tokens()) + " positions of this " + c.model_type +
-                                  " model (max_position_embeddings - pad_token_id - 1)");
-    const auto positions = layers::padding_aware_positions(input.input_ids, c.pad_token_id);
-    auto x = layers::embeddings(*params_, prefix_ + ".embeddings", input, c, positions);
+    auto x = layers::roberta_embeddings(*params_, prefix_, input, c);
     const auto key_mask = input.valid.view({input.valid.size(0), 1, 1, input.valid.size(1)});
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
       x = layers::dense_layer(*params_, prefix_ + ".encoder.layer." + std::to_string(i) + ".", x, key_mask, c);

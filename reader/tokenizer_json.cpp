@@ -215,9 +215,7 @@ Matches pattern_matches(std::string_view s, const Pattern& p) {
     const auto b = static_cast<size_t>(it->position()), e = b + static_cast<size_t>(it->length());
     if (e > b) found.emplace_back(b, e);  // empty matches split nothing
   }
-  Matches out = with_gaps(s, found);
-  if (s.empty()) out = {{0, 0, false}};
-  return out;
+  return with_gaps(s, found);
 }
 
 // Matches from a list of match ranges (a regex's find_iter).

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "longqa/qa_model.h"
+#include "test_util.h"
 #include "longqa/reader.h"
 #include "longqa/safetensors.h"
 #include "longqa/tokenizer.h"
@@ -316,12 +317,9 @@ TEST_CASE("each family's reader: HF's tokenization of the pair and HF's best spa
     std::ofstream(context_file, std::ios::binary) << document;
     const std::string command = std::string(LONGQA_CLI) + " read --json --threads 1 --model '" + dir +
                                 "' --context-file '" + context_file.string() + "' --question '" + question + "'";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    std::string printed;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) printed.append(buffer, n);
-    REQUIRE(::pclose(pipe) == 0);
+    int status = 0;
+    const std::string printed = longqa::test::command_output(command, status);
+    REQUIRE(status == 0);
     fs::remove(context_file);
     const auto from_cli = nlohmann::json::parse(printed);
     INFO(printed);

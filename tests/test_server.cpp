@@ -801,12 +801,9 @@ TEST_CASE("pipeline: the same answers through the library, the CLI and HTTP", "[
 
   const std::string command = std::string(LONGQA_CLI) + " ask --model '" + tiny_model_dir() + "' --index '" +
                               settings.index_dir + "' --top-k-documents 2 --top-k-answers 3 --json '" + question + "'";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::string printed;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) printed.append(buffer, n);
-  REQUIRE(::pclose(pipe) == 0);
+  int status = 0;
+  const std::string printed = longqa::test::command_output(command, status);
+  REQUIRE(status == 0);
   const json from_cli = json::parse(printed);
 
   REQUIRE(!in_library.answers.empty());

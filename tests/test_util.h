@@ -1,5 +1,6 @@
 // Small helpers shared by the tests: temporary directories and files, tiny models.
 #pragma once
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -20,6 +21,20 @@ bool skip_unless(bool available, const std::string& why);
 // skip_unless for a case that needs a CUDA device (pass torch::cuda::is_available()); with
 // LONGQA_REQUIRE_GPU=1 in the environment a missing device fails the case instead.
 bool skip_unless_gpu(bool cuda_available);
+
+// Runs a shell command and returns what it printed on stdout; `status` gets pclose's result (0 = success).
+inline std::string command_output(const std::string& command, int& status) {
+  std::string printed;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) {
+    status = -1;
+    return printed;
+  }
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) printed.append(buffer, n);
+  status = ::pclose(pipe);
+  return printed;
+}
 
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
