@@ -50,17 +50,23 @@ int model_convert_command(const Argv& argv) {
   Args args("model convert", "Starts a LittleBird reader from a checkpoint with BERT-shaped layers (bert, electra, "
                              "roberta, xlm-roberta, big_bird, longformer): embeddings and layer weights copied, each "
                              "layer's pack attention initialised from its attention (Longformer: its global "
-                             "projections), BiALiBi and the pack sequence initialised, absolute positions dropped. "
-                             "Fine-tune the result with train-reader.");
+                             "projections), BiALiBi and the pack sequence initialised, the absolute position table "
+                             "kept and reused cyclically (--positions). Fine-tune the result with train-reader.");
   args.option("from", "the checkpoint directory (BertModel, RobertaForQuestionAnswering, BigBirdModel, ...)", "")
       .option("from-bert", "the same as --from (its older name)", "")
       .option("out", "the LittleBird model directory to write")
       .option("block-size", "sliding-window block size", "64")
       .option("pack-size", "packed sequence length", "64")
       .option("max-seq-length", "longest window the reader will read", "8192")
+      .option("positions",
+              "the source's absolute positions: cyclic (its table reused every max_position_embeddings tokens; "
+              "keeps most of what it knows, any length), block (its first block-size rows: the position within "
+              "each attention block) or none (dropped; BiALiBi alone)",
+              "cyclic")
       .option("seed", "random seed for the initialised parameters", "0");
   if (!args.parse(argv)) return 0;
   ConvertOptions options;
+  options.positions = args.get("positions");
   options.block_size = args.get_int("block-size");
   options.pack_size = args.get_int("pack-size");
   options.max_seq_length = args.get_int("max-seq-length");
@@ -71,7 +77,8 @@ int model_convert_command(const Argv& argv) {
   model.save(args.get("out"));
   copy_tokenizer_files(from, args.get("out"));
   std::cout << "wrote " << args.get("out") << " (littlebird, " << model.config().num_hidden_layers << " layers, hidden "
-            << model.config().hidden_size << ", block " << options.block_size << ", pack " << options.pack_size << ")\n";
+            << model.config().hidden_size << ", block " << options.block_size << ", pack " << options.pack_size
+            << ", positions " << options.positions << ")\n";
   return 0;
 }
 

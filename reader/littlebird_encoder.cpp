@@ -1,9 +1,11 @@
-// LittleBird encoder (research/littlebird.md §0.1): no absolute positions; each layer
+// LittleBird encoder (research/littlebird.md §0.1): no absolute positions (or, with
+// position_embedding_type "cyclic", a converted BERT's table reused every max_position_embeddings
+// tokens, which keeps what the BERT learned about word order at any length); each layer
 // packs the sequence into s packed states (pack attention), then every token attends in
 // one softmax to the packed context and its blocked sliding window, with the BiALiBi bias.
 //
 // Parameter names follow the BERT layout so that `model convert --from-bert` is a copy:
-//   littlebird.embeddings.{word_embeddings,token_type_embeddings,LayerNorm}
+//   littlebird.embeddings.{word_embeddings,token_type_embeddings,LayerNorm} (+ position_embeddings: cyclic)
 //   littlebird.encoder.pack_sequence                         (s, d) the layer-0 packed input P
 //   littlebird.encoder.layer.N.attention.self.{query,key,value}     shared by unpack and window keys
 //   littlebird.encoder.layer.N.attention.self.bialibi_{alpha,beta,gamma}   (H) each
@@ -26,7 +28,11 @@ class LittleBirdEncoder final : public Encoder {
     const auto& c = config_;
     const int64_t heads = c.num_attention_heads;
     const std::string prefix = c.weight_prefix();
-    auto x = layers::embeddings(*params_, prefix + ".embeddings", input, c, /*absolute_positions=*/false);
+    at::Tensor positions;
+    if (c.has_cyclic_positions())
+      positions = at::remainder(at::arange(input.input_ids.size(1), input.input_ids.options()),
+                                c.max_position_embeddings);
+    auto x = layers::embeddings(*params_, prefix + ".embeddings", input, c, positions);
     const auto batch = x.size(0);
     auto p = param(prefix + ".encoder.pack_sequence").unsqueeze(0).expand({batch, c.pack_size, c.hidden_size});
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
@@ -68,6 +74,8 @@ class LittleBirdEncoder final : public Encoder {
     layers::Shapes s;
     s.push_back({prefix + ".embeddings.word_embeddings.weight", {c.vocab_size, d}});
     s.push_back({prefix + ".embeddings.token_type_embeddings.weight", {c.type_vocab_size, d}});
+    if (c.has_cyclic_positions())
+      s.push_back({prefix + ".embeddings.position_embeddings.weight", {c.max_position_embeddings, d}});
     layers::add_layer_norm(s, prefix + ".embeddings.LayerNorm", d);
     s.push_back({prefix + ".encoder.pack_sequence", {c.pack_size, d}});
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {

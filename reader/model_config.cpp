@@ -21,6 +21,7 @@ constexpr const char* kModelTypes[] = {"littlebird", "bert",     "electra",    "
                                        "xlm-roberta", "big_bird", "longformer", "modernbert"};
 constexpr const char* kModelTypeList = "littlebird, bert, electra, roberta, xlm-roberta, big_bird, longformer, modernbert";
 constexpr const char* kLayerTypes[] = {"full_attention", "sliding_attention"};  // modernbert
+constexpr const char* kPositionTypes[] = {"none", "cyclic"};                       // littlebird
 constexpr const char* kAttentionTypes[] = {"block_sparse", "original_full"};  // big_bird
 constexpr const char* kActivations[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu"};
 constexpr const char* kActivationList = "gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu";
@@ -204,6 +205,9 @@ void check(const ModelConfig& c, const Origin& where) {
       fail(where, "unsupported classifier_activation '" + c.classifier_activation + "' (supported: " +
                       kActivationList + ")");
   }
+  if (c.is_littlebird() && !one_of(c.position_embedding_type, kPositionTypes))
+    fail(where, "unsupported position_embedding_type '" + c.position_embedding_type +
+                    "' for littlebird (supported: none, cyclic)");
   if (!one_of(c.hidden_act, kActivations))
     fail(where, "unsupported hidden_act '" + c.hidden_act + "' (supported: " + kActivationList + ")");
 }
@@ -310,6 +314,8 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   read(j, "block_size", c.block_size, origin);
   read(j, "pack_size", c.pack_size, origin);
   read(j, "max_seq_length", c.max_seq_length, origin);
+  // BERT configs say "absolute" here; the key means something only to a LittleBird model.
+  if (c.is_littlebird()) read(j, "position_embedding_type", c.position_embedding_type, origin);
   // ElectraConfig's embedding_size defaults to the hidden size.
   if (c.model_type == "electra" && c.embedding_size == -1) c.embedding_size = c.hidden_size;
   check(c, {origin, true});
@@ -347,6 +353,7 @@ std::string ModelConfig::to_json_string() const {
   // -1 means "hidden_size"; Hugging Face has no such value, so leave the key out.
   if (embedding_size != -1) j["embedding_size"] = embedding_size;
   if (sep_token_id != -1) j["sep_token_id"] = sep_token_id;
+  if (is_littlebird()) j["position_embedding_type"] = position_embedding_type;
   if (model_type == "big_bird") {
     j["attention_type"] = attention_type;
     j["num_random_blocks"] = num_random_blocks;
@@ -385,7 +392,7 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
                     c.pack_size, c.max_seq_length, c.sep_token_id, c.attention_type, c.num_random_blocks,
                     c.rescale_embeddings, c.use_bias, c.attention_window, c.layer_types,
                     c.global_attn_every_n_layers, c.global_rope_theta, c.local_rope_theta, c.local_attention,
-                    c.norm_bias, c.attention_bias, c.mlp_bias, c.classifier_bias, c.classifier_activation);
+                    c.norm_bias, c.attention_bias, c.mlp_bias, c.classifier_bias, c.classifier_activation, c.position_embedding_type);
   };
   return fields(*this) == fields(o);
 }

@@ -227,6 +227,7 @@ TEST_CASE("model convert --from-bert copies the shared weights into a LittleBird
   options.block_size = 16;
   options.pack_size = 8;
   options.max_seq_length = 1024;
+  options.positions = "none";
   const auto bert = QaModel::load((kFixtures / "bert_qa").string());
   const auto lb = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
   CHECK(lb.config().model_type == "littlebird");
@@ -247,6 +248,75 @@ TEST_CASE("model convert --from-bert copies the shared weights into a LittleBird
   auto ids = at::randint(5, 1000, {1, 300}, at::kLong);
   auto logits = lb.forward({ids, at::zeros_like(ids), at::ones({1, 300}, at::kBool)});
   CHECK(at::isfinite(logits.start).all().item<bool>());
+}
+
+TEST_CASE("model convert keeps the position table cyclically (or per block), and the model reads past it",
+          "[hf][convert]") {
+  ConvertOptions options;
+  options.block_size = 16;
+  options.pack_size = 8;
+  options.max_seq_length = 2048;
+  const auto bert = QaModel::load((kFixtures / "bert_qa").string());
+  const auto& table = bert.parameters().at("bert.embeddings.position_embeddings.weight");
+  const int64_t rows = bert.config().max_position_embeddings;
+  // start logits (1, n) of ids repeating every `period` tokens
+  auto start_logits = [](const QaModel& model, int64_t period, int64_t n) {
+    c10::InferenceMode guard;
+    auto ids = at::randint(5, 1000, {1, period}, at::kLong).repeat({1, n / period});
+    return model.forward({ids, at::zeros_like(ids), at::ones({1, n}, at::kBool)}).start[0];
+  };
+  // Away from the first token (the BiALiBi [CLS] terms) two tokens see the same window, packed context and
+  // position row exactly when they are a multiple of the table's period apart.
+  auto same = [](const at::Tensor& logits, int64_t from, int64_t shift, int64_t count) {
+    // (float32 sums over different key orders: ~2e-5 apart; a different position row: ~0.3)
+    return at::allclose(logits.narrow(0, from, count), logits.narrow(0, from + shift, count), 1e-4, 1e-4);
+  };
+  SECTION("cyclic: the whole table, position i uses row i mod its rows") {
+    at::manual_seed(1);
+    const auto lb = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
+    CHECK(lb.config().position_embedding_type == "cyclic");
+    CHECK(lb.config().max_position_embeddings == rows);
+    CHECK(at::equal(lb.parameters().at("littlebird.embeddings.position_embeddings.weight"), table));
+    const auto logits = start_logits(lb, rows / 2, 8 * rows);
+    CHECK(same(logits, 2 * rows, rows, rows));
+    CHECK(!same(logits, 2 * rows, rows / 2, rows / 2));
+    // The config says so when saved and loaded again.
+    const fs::path dir = fs::temp_directory_path() / "longqa_cyclic_positions";
+    lb.save(dir.string());
+    CHECK(QaModel::load(dir.string()).config() == lb.config());
+    fs::remove_all(dir);
+  }
+  SECTION("block: the first block_size rows, the position within each attention block") {
+    options.positions = "block";
+    at::manual_seed(2);
+    const auto lb = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
+    CHECK(lb.config().max_position_embeddings == options.block_size);
+    CHECK(at::equal(lb.parameters().at("littlebird.embeddings.position_embeddings.weight"),
+                    table.narrow(0, 0, options.block_size)));
+    const auto logits = start_logits(lb, options.block_size, 4 * rows);
+    CHECK(same(logits, rows, options.block_size, rows));
+  }
+  SECTION("none: no table, so any repeat of the ids repeats the output") {
+    options.positions = "none";
+    at::manual_seed(3);
+    const auto lb = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
+    CHECK(lb.config().position_embedding_type == "none");
+    CHECK(lb.parameters().count("littlebird.embeddings.position_embeddings.weight") == 0);
+    const auto logits = start_logits(lb, options.block_size, 4 * rows);
+    CHECK(same(logits, rows, options.block_size, rows));
+  }
+  SECTION("RoBERTa's table starts at padding_idx + 1; unknown choices are refused") {
+    const auto roberta = QaModel::load((kFixtures / "reader_roberta").string());
+    const auto lb = littlebird_from_checkpoint((kFixtures / "reader_roberta").string(), options);
+    const int64_t first = roberta.config().pad_token_id + 1;
+    CHECK(lb.config().max_position_embeddings == roberta.config().max_position_embeddings - first);
+    CHECK(at::equal(lb.parameters().at("littlebird.embeddings.position_embeddings.weight"),
+                    roberta.parameters().at("roberta.embeddings.position_embeddings.weight").narrow(
+                        0, first, lb.config().max_position_embeddings)));
+    options.positions = "learned";
+    CHECK_THROWS_WITH(littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options),
+                      Catch::Contains("cyclic, block or none"));
+  }
 }
 
 TEST_CASE("model convert from RoBERTa, XLM-R, BigBird and Longformer; ModernBERT refused with why", "[hf][convert]") {

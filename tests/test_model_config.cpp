@@ -148,6 +148,21 @@ TEST_CASE("littlebird keys", "[model_config]") {
   CHECK(c.pad_token_id == 3);
   CHECK(c.weight_prefix() == "littlebird");
   CHECK(c.max_window_tokens() == 16384);
+  CHECK(c.position_embedding_type == "none");
+  CHECK(!c.has_cyclic_positions());
+  // position_embedding_type: BERT's "absolute" is no LittleBird choice; "cyclic" round-trips.
+  auto with_positions = [](const std::string& type) {
+    std::string text = kLittleBird;
+    text.insert(text.find('{') + 1, "\"position_embedding_type\": \"" + type + "\", ");
+    return text;
+  };
+  const ModelConfig cyclic = ModelConfig::from_json_string(with_positions("cyclic"));
+  CHECK(cyclic.has_cyclic_positions());
+  CHECK(ModelConfig::from_json_string(cyclic.to_json_string()) == cyclic);
+  CHECK(cyclic != c);
+  CHECK_THROWS_WITH(ModelConfig::from_json_string(with_positions("absolute")),
+                    Contains("position_embedding_type") && Contains("none, cyclic"));
+  CHECK(ModelConfig::from_json_string(kBertBase).position_embedding_type == "none");
 }
 
 TEST_CASE("roberta / xlm-roberta / big_bird keys and Hugging Face defaults", "[model_config]") {

@@ -51,6 +51,24 @@ QaModel littlebird_from_checkpoint(const std::string& source_dir, const ConvertO
   config.block_size = options.block_size;
   config.pack_size = options.pack_size;
   config.max_seq_length = options.max_seq_length;
+  // RoBERTa-family tables start at padding_idx + 1 (create_position_ids_from_input_ids).
+  const int64_t first_position = source.max_window_tokens() < source.max_position_embeddings
+                                     ? source.max_position_embeddings - source.max_window_tokens()
+                                     : 0;
+  if (options.positions == "cyclic") {
+    config.position_embedding_type = "cyclic";
+    config.max_position_embeddings = source.max_window_tokens();
+  } else if (options.positions == "block") {
+    if (options.block_size > source.max_window_tokens())
+      throw std::invalid_argument(source_dir + ": block_size " + std::to_string(options.block_size) +
+                                  " exceeds the source's " + std::to_string(source.max_window_tokens()) + " positions");
+    config.position_embedding_type = "cyclic";
+    config.max_position_embeddings = options.block_size;
+  } else if (options.positions == "none") {
+    config.position_embedding_type = "none";
+  } else {
+    throw std::invalid_argument("positions '" + options.positions + "': expected cyclic, block or none");
+  }
   QaModel model = QaModel::random(config, options.seed);
   auto& params = model.parameters();
   const std::string lb = config.weight_prefix() + ".";
@@ -66,6 +84,8 @@ QaModel littlebird_from_checkpoint(const std::string& source_dir, const ConvertO
       if (longformer && rest.find("attention.self.") != std::string::npos) rest.insert(rest.rfind('.'), "_global");
     }
     auto copied = source_tensor(rest);
+    if (rest == "embeddings.position_embeddings.weight")
+      copied = copied.narrow(0, first_position, config.max_position_embeddings);
     if (copied.sizes() != tensor.sizes())
       throw std::runtime_error(source_dir + ": tensor '" + rest + "' has an unexpected shape");
     tensor = copied.clone();

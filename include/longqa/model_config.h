@@ -18,7 +18,7 @@ struct ModelConfig {
   int64_t num_attention_heads = 6;
   int64_t intermediate_size = 1536;
   int64_t type_vocab_size = 2;
-  int64_t max_position_embeddings = 512;  // bert: absolute positions; littlebird: unused
+  int64_t max_position_embeddings = 512;  // bert: absolute positions; littlebird "cyclic": rows of its table
   int64_t embedding_size = -1;            // electra: < hidden_size adds embeddings_project; -1 = hidden_size
   double layer_norm_eps = 1e-12;
   std::string hidden_act = "gelu";        // gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu
@@ -46,6 +46,11 @@ struct ModelConfig {
   int64_t block_size = 64;
   int64_t pack_size = 64;
   int64_t max_seq_length = 8192;  // longest sequence one window holds (littlebird); bert uses max_position_embeddings
+  // LittleBird: "none" (BiALiBi only) or "cyclic": token i also adds row i mod max_position_embeddings of
+  // embeddings.position_embeddings, so a converted BERT keeps its position table and still reads any length
+  // (a table of block_size rows makes the position within the attention block).
+  std::string position_embedding_type = "none";
+  bool has_cyclic_positions() const { return is_littlebird() && position_embedding_type == "cyclic"; }
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   bool is_littlebird() const { return model_type == "littlebird"; }
   int64_t attention_window_of(int64_t layer) const;  // longformer

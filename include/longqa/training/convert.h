@@ -1,6 +1,6 @@
 // Starting a LittleBird reader from a checkpoint with BERT-shaped layers (research/littlebird.md §1.1:
 // LittleBird reuses a short-input model): the shared weights are copied, LittleBird's own
-// parameters initialised, the absolute position embeddings dropped.
+// parameters initialised; the absolute position embeddings kept as a cyclic table (or dropped).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -14,11 +14,16 @@ struct ConvertOptions {
   int64_t pack_size = 64;
   int64_t max_seq_length = 8192;
   uint64_t seed = 0;  // for the parameters that are initialised, not copied
+  // What becomes of the source's absolute positions: "cyclic" (its whole table, reused every
+  // max_position_embeddings tokens), "block" (its first block_size rows: the position within each attention
+  // block) or "none" (dropped; BiALiBi alone). bench/results/position_conversion.json compares them.
+  std::string positions = "cyclic";
 };
 
 // `source_dir` holds a bert, electra (embedding_size == hidden_size), roberta, xlm-roberta, big_bird or longformer
 // checkpoint (base model, *ForQuestionAnswering, *ForMaskedLM), with or without its prefix ("bert.", "roberta.",
-// ...). Mapping: embeddings (but positions) and every layer's attention/FFN are copied; each layer's pack
+// ...). Mapping: embeddings (positions as options.positions says; RoBERTa's rows from padding_idx + 1 on, so
+// that row 0 is the first token's) and every layer's attention/FFN are copied; each layer's pack
 // attention starts as a copy of that layer's attention (Longformer: of its global query/key/value projections);
 // BiALiBi slopes start at ALiBi's geometric slopes, alpha at 0; the pack sequence is random; qa_outputs is
 // copied when present, else random (BigBird's qa_classifier head does not carry over). The token types,
