@@ -12,6 +12,10 @@ void add_reader_options(Args& args, bool with_no_answer) {
       .option("max-answer-tokens", "longest answer, in tokens", "30")
       .option("window", "tokens per window (0 = the model's maximum)", "0")
       .option("overlap", "document tokens shared by consecutive windows (-1 = a quarter)", "-1")
+      .option("calibration",
+              "how scores of different windows and documents are compared: raw (start + end logits), null "
+              "(minus the window's [CLS] score) or softmax (log-probabilities within each window)",
+              "raw")
       .option("threads", "CPU threads (0 = all cores)", "0");
   if (with_no_answer) args.flag("no-answer", "allow an empty answer when the model finds none");
 }
@@ -23,6 +27,8 @@ ReaderOptions reader_options(const Args& args) {
   options.window_tokens = args.get_int("window");
   options.overlap_tokens = args.get_int("overlap");
   options.allow_no_answer = args.is_set("no-answer");
+  options.score_calibration = args.get("calibration");
+  check_score_calibration(options.score_calibration);
   set_compute_threads(static_cast<int>(args.get_int("threads")));
   return options;
 }

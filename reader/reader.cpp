@@ -70,9 +70,15 @@ void check_options(const ReaderOptions& o) {
   require(o.window_tokens >= 0, "window_tokens must be >= 0 (0 = the model's maximum)");
   require(o.overlap_tokens >= -1, "overlap_tokens must be >= 0 (or -1 for a quarter of the window)");
   require(o.batch_windows > 0, "batch_windows must be > 0");
+  check_score_calibration(o.score_calibration);
 }
 
 }  // namespace
+
+void check_score_calibration(const std::string& name) {
+  if (name != "raw" && name != "null" && name != "softmax")
+    throw std::invalid_argument("reader option score_calibration '" + name + "': expected raw, null or softmax");
+}
 
 Reader::Reader(const std::string& model_dir, ReaderOptions options)
     : Reader(std::make_shared<QaModel>(QaModel::load(model_dir)),
@@ -146,9 +152,18 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
       const int64_t offset = w.span.document_offset();
       const int64_t len = w.span.end - w.span.begin;
       const auto s_row = start[b].narrow(0, offset, len).contiguous(), e_row = end[b].narrow(0, offset, len).contiguous();
-      null_score[w.request] = std::min(null_score[w.request], (start[b][0] + end[b][0]).item<double>());
-      for (const auto& span : best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), len,
-                                         options_.max_answer_tokens, top)) {
+      const double window_null = (start[b][0] + end[b][0]).item<double>();
+      double shift = 0;  // what score_calibration subtracts from every span of this window
+      if (options_.score_calibration == "null") {
+        shift = window_null;
+      } else if (options_.score_calibration == "softmax") {
+        const int64_t n = w.span.length();
+        shift = (at::logsumexp(start[b].narrow(0, 0, n), 0) + at::logsumexp(end[b].narrow(0, 0, n), 0)).item<double>();
+      }
+      null_score[w.request] = std::min(null_score[w.request], window_null - shift);
+      for (auto span : best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), len,
+                                  options_.max_answer_tokens, top)) {
+        span.score -= shift;
         const Token& first_token = doc[w.span.begin + span.start];
         const Token& last_token = doc[w.span.begin + span.end];
         auto key = std::make_tuple(w.document, first_token.begin, last_token.end);

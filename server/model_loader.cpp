@@ -36,6 +36,7 @@ LoadedReader load_reader(const ServerSettings& settings) {
   options.overlap_tokens = settings.overlap_tokens;
   options.batch_windows = settings.batch_windows;
   options.allow_no_answer = settings.allow_no_answer;
+  options.score_calibration = settings.score_calibration;
 
   const ModelConfig& c = model->config();
   nlohmann::json info = {{"dir", settings.reader_dir},

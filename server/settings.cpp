@@ -132,6 +132,9 @@ const std::vector<SettingSpec>& setting_specs() {
       int_setting("overlap_tokens", &S::overlap_tokens, "document tokens shared by consecutive windows (-1 = a quarter)"),
       int_setting("batch_windows", &S::batch_windows, "reader windows per forward pass"),
       bool_setting("allow_no_answer", &S::allow_no_answer, "let the reader answer 'no answer'"),
+      string_setting("score_calibration", &S::score_calibration,
+                     "how span scores of different windows and documents are compared: raw, null (minus the "
+                     "window's [CLS] score) or softmax (log-probabilities within each window)"),
       int_setting("workers", &S::workers, "inference worker threads"),
       int_setting("queue_capacity", &S::queue_capacity, "requests waiting for a worker; more are answered 429"),
       int_setting("max_batch_size", &S::max_batch_size, "requests read together in one batch (1 = no batching)"),
@@ -170,6 +173,8 @@ void ServerSettings::validate() const {
   require(window_tokens >= 0, "window_tokens must be >= 0");
   require(overlap_tokens >= -1, "overlap_tokens must be >= -1");
   require(batch_windows >= 1, "batch_windows must be >= 1");
+  require(score_calibration == "raw" || score_calibration == "null" || score_calibration == "softmax",
+          "score_calibration must be raw, null or softmax");
   require(workers >= 1, "workers must be >= 1");
   require(queue_capacity >= 1, "queue_capacity must be >= 1");
   require(max_batch_size >= 1, "max_batch_size must be >= 1");

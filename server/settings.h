@@ -30,6 +30,7 @@ struct ServerSettings {
   int64_t overlap_tokens = -1;  // -1 = a quarter of the window
   int64_t batch_windows = 8;
   bool allow_no_answer = false;
+  std::string score_calibration = "raw";  // ReaderOptions::score_calibration
   // Batching worker pool
   int64_t workers = 1;
   int64_t queue_capacity = 64;    // waiting requests beyond this are answered 429

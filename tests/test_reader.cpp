@@ -1,6 +1,7 @@
 // The Reader: windows over long documents, span decoding, offsets, n-best, no-answer,
 // batching. A "planted" model (attention and FFN outputs zeroed, so each token's logits
 // depend on its own embedding only) puts the true answer where the test wants it.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
@@ -155,6 +156,45 @@ TEST_CASE("answers are ranked across several documents, and batches equal single
       CHECK(got[i].score == Approx(want[i].score).margin(1e-4));
     }
   }
+}
+
+TEST_CASE("score calibration: within a window the same ranking, across windows probabilities", "[reader]") {
+  auto read_with = [](const std::string& calibration, const ReadRequest& request, bool cls_null = true) {
+    ReaderOptions options;
+    options.score_calibration = calibration;
+    options.n_best = 10;
+    return Reader(planted_model("bert", cls_null), tiny_tokenizer(), options).read(request);
+  };
+  // One window: every calibration subtracts one number from every span.
+  const ReadRequest one{"w2", {filler(30, 1) + "alpha w1 omega w5 alpha omega " + filler(20, 2)}};
+  const auto raw = read_with("raw", one), null = read_with("null", one), softmax = read_with("softmax", one);
+  REQUIRE(raw.size() == 10);
+  REQUIRE(null.size() == raw.size());
+  REQUIRE(softmax.size() == raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    CHECK(null[i].begin_byte == raw[i].begin_byte);
+    CHECK(softmax[i].end_byte == raw[i].end_byte);
+    CHECK(raw[i].score - null[i].score == Approx(raw[0].score - null[0].score).margin(1e-4));
+    CHECK(raw[i].score - softmax[i].score == Approx(raw[0].score - softmax[0].score).margin(1e-4));
+    CHECK(softmax[i].score < 0);  // log p(start) + log p(end)
+  }
+  // The same answer in a short and in a long document: equal logits, but in the short window it has fewer
+  // competitors, so its probability is higher ([CLS] scores nothing here, or it would hold the mass in both).
+  const ReadRequest two{"w2", {filler(200, 3) + "alpha omega " + filler(200, 4), filler(5, 5) + "alpha omega"}};
+  const auto raw_two = read_with("raw", two, false), softmax_two = read_with("softmax", two, false);
+  REQUIRE(raw_two.size() >= 2);
+  CHECK(raw_two[0].text == "alpha omega");
+  CHECK(raw_two[1].text == "alpha omega");
+  CHECK(raw_two[0].score == Approx(raw_two[1].score).margin(1e-3));
+  CHECK(softmax_two[0].document == 1);
+  CHECK(softmax_two[0].text == "alpha omega");
+  const auto in_long = std::find_if(softmax_two.begin(), softmax_two.end(),
+                                    [](const Answer& a) { return a.document == 0 && a.text == "alpha omega"; });
+  REQUIRE(in_long != softmax_two.end());
+  CHECK(softmax_two[0].score > in_long->score + 0.1);
+  ReaderOptions bad;
+  bad.score_calibration = "platt";
+  CHECK_THROWS_WITH(Reader(planted_model("bert"), tiny_tokenizer(), bad), Catch::Contains("raw, null or softmax"));
 }
 
 TEST_CASE("no-answer: returned first when [CLS] wins and the option allows it", "[reader]") {

@@ -22,11 +22,20 @@ struct ReaderOptions {
   bool allow_no_answer = false;     // return an empty answer when [CLS] outscores every span
   double no_answer_threshold = 0.0; // null score must exceed best span score by this much
   int64_t batch_windows = 8;        // windows per forward pass
+  // How span scores of different windows (and documents) are made comparable before ranking:
+  //   raw      start logit + end logit, as the model gives them;
+  //   null     minus the window's [CLS] score (start[0] + end[0]): how much better than "not here";
+  //   softmax  log p(start) + log p(end), each a softmax over the window's tokens.
+  // Within one window all three rank alike. bench/results/calibration.json measures them.
+  std::string score_calibration = "raw";
 };
+
+// "raw", "null" or "softmax" (ReaderOptions::score_calibration); anything else: std::invalid_argument.
+void check_score_calibration(const std::string& name);
 
 struct Answer {
   std::string text;           // exactly document[begin_byte, end_byte)
-  double score = 0;           // start logit + end logit
+  double score = 0;           // start logit + end logit (after ReaderOptions::score_calibration)
   int64_t begin_byte = 0, end_byte = 0;  // UTF-8 byte offsets into the document
   int64_t begin_char = 0, end_char = 0;  // code-point offsets (SQuAD's answer_start convention)
   int64_t document = 0;       // index of the document in the request
