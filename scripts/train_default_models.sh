@@ -14,15 +14,19 @@
 #   English: SQuAD 1.1 dev public, articles 0-15 train (4,306 questions), 16-23 held out (1,390).
 #   Korean:  KorQuAD 1.0 dev public, articles 0-54 train (1,942 questions), 55-69 held out (923).
 #
-# English (models/default-en), about 3 hours on 2 CPU cores:
+# English (models/default-en), about 2 hours on 2 CPU cores:
 #   1. teacher: all-MiniLM-L6-v2 as a BERT reader (absolute positions, 512-token windows)
 #      fine-tuned on the training questions;
-#   2. student: the same weights converted to LittleBird (model convert: no positions, any
-#      length), distilled on the training articles' text to reproduce the BERT's hidden states
-#      (distill), then trained on the training questions with the teacher's start/end
-#      distributions and hidden states as extra targets (train-reader --teacher);
-#   3. trained on 2,048-token windows of whole training articles (long documents);
-#   4. stored as float16 (model export).
+#   2. the teacher converted to LittleBird (model convert --positions cyclic: its position
+#      table is kept and reused every 512 tokens, so it reads any length; the QA head carries
+#      over), distilled to reproduce the teacher's hidden states on English prose from Debian's
+#      manuals (debian-handbook, debian-reference-en, python3.11-doc: apt-get installs them,
+#      scripts/debian_prose.py extracts their paragraphs) and the training articles' text;
+#   3. student: trained on the training questions with the teacher's start/end distributions
+#      and hidden states as extra targets (train-reader --teacher);
+#   4. trained on 2,048-token windows of whole training articles (long documents);
+#   5. stored as float16 (model export).
+# bench/position_conversion.sh compares --positions cyclic, block and none on the teacher.
 # Korean (models/default-ko), about 1 hour: a 3-layer LittleBird from scratch over the part of
 # the KoBigBird vocabulary the training text uses (vocab subset), MLM-pretrained on the
 # training articles' text, then trained on the training questions plus cloze questions made
@@ -53,24 +57,34 @@ if [ "$which" = en ] || [ "$which" = both ]; then
     --dev "$squad" --dev-articles 16: --dev-limit 300 --eval-every 275 --out "$en/teacher" \
     --epochs 3 --batch-size 16 --lr 1e-4 --tokens 384 --log-every 25 --save-every 200 "${common[@]}" --resume
 
-  done_already "$en/converted" || "$longqa" model convert --from-bert "$minilm" --out "$en/converted" \
-    --block-size 64 --pack-size 64 --max-seq-length 16384
+  # English prose for distillation: the teacher's hidden states need no labels.
+  prose_packages=(debian-handbook debian-reference-en python3.11-doc)
+  for p in "${prose_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${prose_packages[@]}"
+      break
+    }
+  done
+  [ -f "$en/debian_prose.jsonl" ] || python3 scripts/debian_prose.py "$en/debian_prose.jsonl"
 
-  done_already "$en/distilled" || "$longqa" distill --model "$en/converted" --teacher "$minilm" \
-    --corpus "$en/train_texts.jsonl" --out "$en/distilled" --epochs 6 --batch-size 16 --lr 2e-4 --tokens 256 \
-    --log-every 10 --save-every 200 "${common[@]}" --resume
+  done_already "$en/converted" || "$longqa" model convert --from "$en/teacher" --out "$en/converted" \
+    --positions cyclic --block-size 64 --pack-size 64 --max-seq-length 16384
+
+  done_already "$en/distilled" || "$longqa" distill --model "$en/converted" --teacher "$en/teacher" \
+    --corpus "$en/debian_prose.jsonl,$en/train_texts.jsonl" --out "$en/distilled" --epochs 1 --batch-size 16 \
+    --lr 2e-4 --tokens 384 --log-every 10 --save-every 100 "${common[@]}" --resume
 
   done_already "$en/student" || "$longqa" train-reader --model "$en/distilled" --teacher "$en/teacher" \
     --teacher-hidden-weight 1 --train "$squad" --train-articles 0:16 \
     --dev "$squad" --dev-articles 16: --dev-limit 300 --eval-every 275 --out "$en/student" \
-    --epochs 3 --batch-size 16 --lr 1e-4 --tokens 384 --log-every 25 --save-every 200 "${common[@]}" --resume
+    --epochs 2 --batch-size 16 --lr 1e-4 --tokens 384 --log-every 25 --save-every 200 "${common[@]}" --resume
 
-  # 3. long documents: the student has only seen 384-token windows, and reading a whole
-  #    article (7k tokens) in one window it loses most answers; 300 steps on 2,048-token
+  # 4. long documents: the student has only seen 384-token windows, and reading a whole
+  #    article (7k tokens) in one window it loses most answers; 200 steps on 2,048-token
   #    windows of the training articles joined into single documents teach it long inputs.
   python3 bench/make_long_documents.py "$squad" "$en/articles.json"
   done_already "$en/long" || "$longqa" train-reader --model "$en/student" --train "$en/articles.json" \
-    --train-articles 0:16 --out "$en/long" --max-steps 300 --batch-size 4 --lr 3e-5 --tokens 2048 \
+    --train-articles 0:16 --out "$en/long" --max-steps 200 --batch-size 4 --lr 3e-5 --tokens 2048 \
     --overlap 256 --negative-windows 0.1 --log-every 10 --save-every 100 "${common[@]}" --resume
 
   "$longqa" model export --model "$en/long" --out models/default-en --dtype float16
