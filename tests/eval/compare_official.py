@@ -46,6 +46,24 @@ DATASETS = {  # name: (path under --data, its own metric kind)
 }
 
 
+def drops_unclosed_tag_at_end():
+    """CPython's 2025 security updates of html.parser (Debian's python3.11 3.11.2-6+deb12u9)
+    changed how markup is read: an unclosed '<tag' at the end of the input is dropped, where
+    earlier versions, which the C++ get_text() follows, keep it as text
+    (BeautifulSoup('a <b c').get_text() is 'a ' there), and '<![...' marked sections and CDATA
+    are read differently too."""
+    from bs4 import BeautifulSoup
+    return BeautifulSoup("a <b c").get_text() == "a "
+
+
+def eof_sensitive(text):
+    """Whether the html.parser versions may disagree on `text`: it has markup ('<')."""
+    return "<" in text
+
+
+NEW_EOF_RULE = False  # set in main()
+
+
 class Report:
     def __init__(self):
         self.failures = []
@@ -237,20 +255,30 @@ def check_datasets(report, tool, data_dir, modules, rng, workdir, model_predicti
                 if kind != own_kind and flavour not in ("perturbed-0", "context-span"):
                     continue
                 label = "%s/%s/%s" % (name, flavour, kind)
-                tool_out = json.loads(run_tool(tool, ["score", kind, dataset_path, predictions_path]))
-                compare_questions(report, label, questions, python_question_scores(module, questions, predictions),
+                kept, kept_path = predictions, predictions_path
+                if kind == "korquad_v2" and NEW_EOF_RULE:  # see drops_unclosed_tag_at_end()
+                    golds = {qid: answers for qid, answers, _ in questions}
+                    kept = {qid: p for qid, p in predictions.items()
+                            if not eof_sensitive(p) and not any(eof_sensitive(g) for g in golds.get(qid, []))}
+                    report.count("skipped: predictions the html.parser versions read differently",
+                                 len(predictions) - len(kept))
+                    kept_path = predictions_path + ".html-safe.json"
+                    with open(kept_path, "w") as f:
+                        json.dump(kept, f, ensure_ascii=False)
+                tool_out = json.loads(run_tool(tool, ["score", kind, dataset_path, kept_path]))
+                compare_questions(report, label, questions, python_question_scores(module, questions, kept),
                                   tool_out)
                 if kind != own_kind:
                     continue
                 with contextlib.redirect_stderr(io.StringIO()):  # "Unanswered question ..." lines
-                    module_totals = python_call(module.evaluate, data, predictions)
+                    module_totals = python_call(module.evaluate, data, kept)
                 if isinstance(module_totals, tuple):
                     if "error" not in tool_out:
                         report.fail("%s: Python's evaluate() raises, C++ gave totals" % label)
                     continue
                 compare_totals(report, label + " (evaluate())", module_totals, tool_out)
                 cli = subprocess.run([sys.executable, "-W", "ignore", os.path.join(data_dir, SCRIPTS[kind]),
-                                      dataset_path, predictions_path], capture_output=True, text=True, check=True)
+                                      dataset_path, kept_path], capture_output=True, text=True, check=True)
                 compare_totals(report, label + " (script CLI)", json.loads(cli.stdout.strip().splitlines()[-1]),
                                tool_out)
         print("%s: %d questions x %d flavours done" % (name, len(questions), len(flavours)), flush=True)
@@ -277,6 +305,9 @@ def check_korquad2_synthetic(report, tool, data_dir, modules, rng, workdir, coun
             predictions[qid] = perturb(gold, rng)
         else:
             predictions[qid] = gold
+        if NEW_EOF_RULE and (eof_sensitive(predictions[qid]) or eof_sensitive(gold)):
+            del predictions[qid]  # unanswered in both; see drops_unclosed_tag_at_end()
+            report.count("skipped: synthetic questions the html.parser versions read differently")
     document["qas"] = qas
     synthetic_dir = os.path.join(workdir, "korquad2-synthetic")
     os.makedirs(synthetic_dir, exist_ok=True)
@@ -351,12 +382,20 @@ def check_strings(report, tool, data_dir, modules, rng, count):
     from bs4 import BeautifulSoup
     inputs = [random_unicode_string(rng) for _ in range(count)]
     for kind, module in modules.items():
-        tool_out = json.loads(run_tool(tool, ["normalize", kind], inputs))
-        compare_strings(report, "normalize/" + kind, inputs, module.normalize_answer, tool_out)
+        kind_inputs = inputs
+        if kind == "korquad_v2" and NEW_EOF_RULE:
+            kind_inputs = [t for t in inputs if not eof_sensitive(t)]
+            report.count("skipped: strings the html.parser versions read differently", len(inputs) - len(kind_inputs))
+        tool_out = json.loads(run_tool(tool, ["normalize", kind], kind_inputs))
+        compare_strings(report, "normalize/" + kind, kind_inputs, module.normalize_answer, tool_out)
     _, data = load_dataset(data_dir, "korquad2-sample")
     html_inputs = inputs + [random_span(data[0][key], rng, length)
                             for key in ("context", "raw_html") for length in (50, 500, 5000)
                             for _ in range(count // 6)]
+    if NEW_EOF_RULE:
+        kept = [t for t in html_inputs if not eof_sensitive(t)]
+        report.count("skipped: strings the html.parser versions read differently", len(html_inputs) - len(kept))
+        html_inputs = kept
     tool_out = json.loads(run_tool(tool, ["html-text"], html_inputs))
     compare_strings(report, "get_text", html_inputs, lambda s: BeautifulSoup(s).get_text(), tool_out)
     print("strings: %d random strings x 3 kinds, %d get_text inputs done" % (count, len(html_inputs)), flush=True)
@@ -417,6 +456,12 @@ def main():
         print("SKIP: %s has no bs4 (Debian: python3-bs4)" % sys.executable)
         return 77
     warnings.filterwarnings("ignore")  # bs4's GuessedAtParserWarning and friends
+    global NEW_EOF_RULE
+    NEW_EOF_RULE = drops_unclosed_tag_at_end()
+    if NEW_EOF_RULE:
+        print("note: this Python's html.parser drops an unclosed tag at the end of the input (CPython's 2025 "
+              "security update); longqa follows the earlier parser, so the KorQuAD 2.0 inputs with markup ('<') "
+              "are left out of the comparison (counted below); squad_v1 and korquad_v1 are compared in full", flush=True)
 
     modules = {kind: load_script(kind, args.data) for kind in SCRIPTS}
     rng = random.Random(args.seed)
