@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "longqa/common/parse_number.h"
+#include "longqa/reader.h"
 
 namespace longqa::server {
 namespace {
@@ -173,8 +174,7 @@ void ServerSettings::validate() const {
   require(window_tokens >= 0, "window_tokens must be >= 0");
   require(overlap_tokens >= -1, "overlap_tokens must be >= -1");
   require(batch_windows >= 1, "batch_windows must be >= 1");
-  require(score_calibration == "raw" || score_calibration == "null" || score_calibration == "softmax",
-          "score_calibration must be raw, null or softmax");
+  check_score_calibration(score_calibration);
   require(workers >= 1, "workers must be >= 1");
   require(queue_capacity >= 1, "queue_capacity must be >= 1");
   require(max_batch_size >= 1, "max_batch_size must be >= 1");
