@@ -37,6 +37,14 @@ UswInputs make_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const T
   return in;
 }
 
+// Whether autograd would record a graph through these inputs.
+bool needs_grad(const UswInputs& in) {
+  if (!at::GradMode::is_enabled()) return false;
+  for (const auto* t : {&in.q, &in.k, &in.v, &in.packed_k, &in.packed_v, &in.bias.alpha, &in.bias.beta, &in.bias.gamma})
+    if (t->requires_grad()) return true;
+  return false;
+}
+
 // ---- Typed handles of the ops -----------------------------------------------------------
 
 using UswSig = Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
@@ -133,8 +141,9 @@ Tensor usw_autograd(const Tensor& q, const Tensor& k, const Tensor& v, const Ten
                     const Tensor& beta, const Tensor& gamma, int64_t block_size) {
   if (q.is_cuda() && fused_covers(q, "usw_attention"))
     return UswFunction::apply(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
-  return usw_attention_blocked(
-      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
+  auto in = make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+  if (!q.is_cuda() && !needs_grad(in) && usw_attention_fused_cpu_supports(in)) return usw_attention_fused_cpu(in);
+  return usw_attention_blocked(in);
 }
 
 Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,
@@ -146,11 +155,14 @@ Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,
 
 // ---- CPU --------------------------------------------------------------------------------
 
+// Reached without autograd (inference mode, or below the Autograd kernel): the fused forward
+// where it applies.
 Tensor usw_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
                const Tensor& beta, const Tensor& gamma, int64_t block_size) {
-  return usw_attention_blocked(
-      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
+  auto in = make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+  if (!needs_grad(in) && usw_attention_fused_cpu_supports(in)) return usw_attention_fused_cpu(in);
+  return usw_attention_blocked(in);
 }
 
 Tensor pack_cpu(const Tensor& packed_q, const Tensor& k, const Tensor& v, const Tensor& valid) {

@@ -111,6 +111,11 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
 }
 
+la::UswInputs to_double(la::UswInputs in) {
+  for (auto* t : differentiable(in)) *t = t->to(torch::kDouble);
+  return in;
+}
+
 bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
 
 }  // namespace
@@ -395,4 +400,57 @@ TEST_CASE("blocked: many query-block chunks on the CPU", "[attention]") {
     INFO("input " << x);
     CHECK(max_abs_diff(g_blk[x], g_ref[x]) < 1e-10);
   }
+}
+
+TEST_CASE("fused CPU forward equals the oracle and the blocked version over many shapes", "[attention]") {
+  std::mt19937 rng(77);
+  auto pick = [&](std::vector<int64_t> xs) { return xs[rng() % xs.size()]; };
+  int count = 0;
+  double worst = 0;
+  for (int64_t n : {1, 2, 5, 31, 64, 65, 100, 257, 700}) {
+    for (int64_t b : {1, 3, 8, 16, 64}) {
+      Case c{pick({1, 2, 3}), pick({1, 2, 4}), n, b, pick({0, 1, 5, 16, 64}), pick({8, 16, 32, 64}), {}};
+      for (int64_t r = 0; r < c.B; ++r) c.lengths.push_back(r == 0 ? n : int64_t(rng() % (n + 1)));
+      INFO(describe(c));
+      const auto in = make_inputs(c, torch::kFloat, 500 + count++);
+      REQUIRE(la::usw_attention_fused_cpu_supports(in));
+      const auto fused = la::usw_attention_fused_cpu(in);
+      REQUIRE(fused.sizes() == in.q.sizes());
+      REQUIRE(all_finite(fused));
+      // Against the float64 oracle: at n = 700 a slope of 0.6 makes biases of ~400, whose float32
+      // rounding (~3e-5) any float32 implementation shares.
+      const double err = max_abs_diff(fused, la::usw_attention_reference(to_double(in)));
+      worst = std::max(worst, err);
+      CHECK(err <= 5e-5);
+      CHECK(max_abs_diff(fused, la::usw_attention_blocked(in)) <= 5e-5);
+      for (int64_t r = 0; r < c.B; ++r)  // padded query rows are exactly zero
+        CHECK(fused[r].narrow(1, c.lengths[r], n - c.lengths[r]).abs().sum().item<double>() == 0.0);
+    }
+  }
+  WARN("fp32 fused vs oracle, worst max abs error over " << count << " shapes: " << worst);
+}
+
+TEST_CASE("fused CPU forward: strided views, long sequences, and when the dispatcher uses it", "[attention]") {
+  // q/k/v as the model makes them: (B,n,H,dh) projections viewed as (B,H,n,dh).
+  const Case c{2, 3, 3000, 64, 64, 32, {3000, 2222}};
+  auto in = make_inputs(c, torch::kFloat, 3);
+  for (auto* t : {&in.q, &in.k, &in.v}) *t = t->transpose(1, 2).contiguous().transpose(1, 2);
+  REQUIRE(!in.q.is_contiguous());
+  const auto blocked = la::usw_attention_blocked(in);
+  const auto fused = la::usw_attention_fused_cpu(in);
+  CHECK(max_abs_diff(fused, blocked) <= 2e-5);
+  {
+    c10::InferenceMode guard;  // what the reader runs under: the fused forward
+    CHECK(max_abs_diff(la::usw_attention(in), fused) == 0.0);
+  }
+  // With a gradient to record, the blocked version (autograd through ATen) is used.
+  auto grad_in = in;
+  grad_in.q = in.q.detach().requires_grad_(true);
+  const auto out = la::usw_attention(grad_in);
+  CHECK(max_abs_diff(out, blocked) == 0.0);
+  out.sum().backward();
+  CHECK(grad_in.q.grad().defined());
+  // What it does not cover: double, a head size not a multiple of the vector width.
+  CHECK(!la::usw_attention_fused_cpu_supports(make_inputs(c, torch::kDouble, 1)));
+  CHECK_THROWS_AS(la::usw_attention_fused_cpu(make_inputs({1, 1, 10, 4, 2, 5, {10}}, torch::kFloat, 1)), c10::Error);
 }

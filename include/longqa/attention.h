@@ -35,7 +35,12 @@ struct UswInputs {
 at::Tensor usw_attention_reference(const UswInputs& in);
 // Blocked libtorch version: time and memory linear in n, autograd through every input.
 at::Tensor usw_attention_blocked(const UswInputs& in);
-// What the model calls: the fastest implementation for the tensors' device.
+// Fused CPU forward (one pass per query block over its keys, vectorised with at::vec; no
+// autograd): float32 CPU tensors whose head size is a multiple of the vector width.
+at::Tensor usw_attention_fused_cpu(const UswInputs& in);
+bool usw_attention_fused_cpu_supports(const UswInputs& in);
+// What the model calls: the fastest implementation for the tensors' device (on the CPU the
+// fused forward when no gradient is needed and it supports the inputs, else the blocked one).
 at::Tensor usw_attention(const UswInputs& in);
 
 // Pack attention: packed queries (B,H,s,dh) attend to token keys/values (B,H,n,dh),
