@@ -16,6 +16,10 @@ void add_reader_options(Args& args, bool with_no_answer) {
               "how scores of different windows and documents are compared: raw (start + end logits), null "
               "(minus the window's [CLS] score) or softmax (log-probabilities within each window)",
               "raw")
+      .option("batch-tokens",
+              "tokens per forward pass, padding included: windows of similar length are read together up to "
+              "this many (a longer window is read alone)",
+              "16384")
       .option("threads", "CPU threads (0 = all cores)", "0");
   if (with_no_answer) args.flag("no-answer", "allow an empty answer when the model finds none");
 }
@@ -26,6 +30,7 @@ ReaderOptions reader_options(const Args& args) {
   options.max_answer_tokens = args.get_int("max-answer-tokens");
   options.window_tokens = args.get_int("window");
   options.overlap_tokens = args.get_int("overlap");
+  options.batch_tokens = args.get_int("batch-tokens");
   options.allow_no_answer = args.is_set("no-answer");
   options.score_calibration = args.get("calibration");
   check_score_calibration(options.score_calibration);

@@ -70,6 +70,7 @@ void check_options(const ReaderOptions& o) {
   require(o.window_tokens >= 0, "window_tokens must be >= 0 (0 = the model's maximum)");
   require(o.overlap_tokens >= -1, "overlap_tokens must be >= 0 (or -1 for a quarter of the window)");
   require(o.batch_windows > 0, "batch_windows must be > 0");
+  require(o.batch_tokens > 0, "batch_tokens must be > 0");
   check_score_calibration(o.score_calibration);
 }
 
@@ -137,8 +138,12 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   const at::Device device = model_->parameters().begin()->second.device();
   const int64_t top = std::max<int64_t>(options_.n_best, 20);
 
-  for (size_t first = 0; first < windows.size(); first += options_.batch_windows) {
-    const size_t last = std::min(windows.size(), first + static_cast<size_t>(options_.batch_windows));
+  for (size_t first = 0, last = 0; first < windows.size(); first = last) {
+    // Windows are sorted by length, so the last one taken is the longest: the batch pads to it.
+    last = first + 1;
+    while (last < windows.size() && static_cast<int64_t>(last + 1 - first) <= options_.batch_windows &&
+           static_cast<int64_t>(last + 1 - first) * windows[last].span.length() <= options_.batch_tokens)
+      ++last;
     const int64_t batch = static_cast<int64_t>(last - first);
     std::vector<WindowSpan> spans_in_batch;
     for (size_t w = first; w < last; ++w) spans_in_batch.push_back(windows[w].span);

@@ -35,6 +35,7 @@ LoadedReader load_reader(const ServerSettings& settings) {
   options.window_tokens = settings.window_tokens;
   options.overlap_tokens = settings.overlap_tokens;
   options.batch_windows = settings.batch_windows;
+  options.batch_tokens = settings.batch_tokens;
   options.allow_no_answer = settings.allow_no_answer;
   options.score_calibration = settings.score_calibration;
 

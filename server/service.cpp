@@ -316,6 +316,7 @@ Response Service::info() const {
         {"window_tokens", s.window_tokens},
         {"overlap_tokens", s.overlap_tokens},
         {"batch_windows", s.batch_windows},
+        {"batch_tokens", s.batch_tokens},
         {"allow_no_answer", s.allow_no_answer},
         {"score_calibration", s.score_calibration}}},
       {"limits",

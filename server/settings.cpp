@@ -131,7 +131,9 @@ const std::vector<SettingSpec>& setting_specs() {
       int_setting("max_answer_tokens", &S::max_answer_tokens, "longest answer, in tokens"),
       int_setting("window_tokens", &S::window_tokens, "tokens per reader window (0 = the model's maximum)"),
       int_setting("overlap_tokens", &S::overlap_tokens, "document tokens shared by consecutive windows (-1 = a quarter)"),
-      int_setting("batch_windows", &S::batch_windows, "reader windows per forward pass"),
+      int_setting("batch_windows", &S::batch_windows, "reader windows per forward pass, at most"),
+      int_setting("batch_tokens", &S::batch_tokens,
+                  "reader tokens per forward pass, padding included, at most (a longer window is read alone)"),
       bool_setting("allow_no_answer", &S::allow_no_answer, "let the reader answer 'no answer'"),
       string_setting("score_calibration", &S::score_calibration,
                      "how span scores of different windows and documents are compared: raw, null (minus the "
@@ -174,6 +176,7 @@ void ServerSettings::validate() const {
   require(window_tokens >= 0, "window_tokens must be >= 0");
   require(overlap_tokens >= -1, "overlap_tokens must be >= -1");
   require(batch_windows >= 1, "batch_windows must be >= 1");
+  require(batch_tokens >= 1, "batch_tokens must be >= 1");
   check_score_calibration(score_calibration);
   require(workers >= 1, "workers must be >= 1");
   require(queue_capacity >= 1, "queue_capacity must be >= 1");

@@ -158,6 +158,35 @@ TEST_CASE("answers are ranked across several documents, and batches equal single
   }
 }
 
+TEST_CASE("the token budget groups windows differently but changes no answer", "[reader]") {
+  // Windows of very different lengths (a long document, short ones) in one read_batch: a budget
+  // of one token reads every window alone, a large one pads them together. Same answers.
+  const auto model = std::make_shared<QaModel>(QaModel::random(reader_config("littlebird"), 5));
+  const std::vector<ReadRequest> requests = {{"w1 w2", {filler(400, 1), filler(12, 2)}},
+                                             {"w3", {filler(30, 3)}}};
+  auto read_with = [&](int64_t batch_tokens) {
+    ReaderOptions options;
+    options.window_tokens = 256;
+    options.n_best = 8;
+    options.batch_tokens = batch_tokens;
+    return Reader(model, tiny_tokenizer(), options).read_batch(requests);
+  };
+  const auto alone = read_with(1), together = read_with(1 << 20), middle = read_with(300);
+  for (const auto* got : {&together, &middle}) {
+    REQUIRE(got->size() == alone.size());
+    for (size_t r = 0; r < alone.size(); ++r) {
+      REQUIRE((*got)[r].size() == alone[r].size());
+      for (size_t i = 0; i < alone[r].size(); ++i) {
+        CHECK((*got)[r][i].begin_byte == alone[r][i].begin_byte);
+        CHECK((*got)[r][i].score == Approx(alone[r][i].score).margin(1e-3));
+      }
+    }
+  }
+  ReaderOptions bad;
+  bad.batch_tokens = 0;
+  CHECK_THROWS_WITH(Reader(model, tiny_tokenizer(), bad), Catch::Contains("batch_tokens"));
+}
+
 TEST_CASE("score calibration: within a window the same ranking, across windows probabilities", "[reader]") {
   auto read_with = [](const std::string& calibration, const ReadRequest& request, bool cls_null = true) {
     ReaderOptions options;

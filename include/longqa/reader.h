@@ -21,7 +21,10 @@ struct ReaderOptions {
   int64_t overlap_tokens = -1;      // document tokens shared by consecutive windows; -1 = a quarter
   bool allow_no_answer = false;     // return an empty answer when [CLS] outscores every span
   double no_answer_threshold = 0.0; // null score must exceed best span score by this much
-  int64_t batch_windows = 8;        // windows per forward pass
+  int64_t batch_windows = 8;        // at most this many windows per forward pass,
+  int64_t batch_tokens = 16384;     // and at most this many tokens, padding included (rows x the
+                                    // longest); a longer window is read alone. Keeps one long window
+                                    // from padding the short ones beside it to its length.
   // How span scores of different windows (and documents) are made comparable before ranking:
   //   raw      start logit + end logit, as the model gives them;
   //   null     minus the window's [CLS] score (start[0] + end[0]): how much better than "not here";
