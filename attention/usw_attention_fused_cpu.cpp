@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "longqa/attention.h"
+#include "longqa/common/parallel.h"
 #include "usw_attention_fused_cpu.h"
 #include "usw_common.h"
 
@@ -63,7 +64,8 @@ at::Tensor usw_attention_fused_cpu(const UswInputs& in) {
   p.masked = detail::masked_logit(at::kFloat).to<float>();
 
   const auto kernel = fused_cpu::kernel_for(dh);
-  fused_cpu::run_parallel(kernel, p, B * H * nb, at::get_num_threads());
+  // Contiguous ranges of tasks per thread: neighbouring query blocks share key blocks in cache.
+  parallel_ranges(B * H * nb, at::get_num_threads(), [&](int64_t first, int64_t last) { kernel(p, first, last); });
   return out;
 }
 

@@ -30,9 +30,6 @@ using Kernel = void (*)(const Problem&, int64_t first, int64_t last);
 // vector width): the caller then uses the blocked libtorch version.
 Kernel kernel_for(int64_t dh);
 
-// All `tasks` over `threads` OpenMP threads (the caller passes at::get_num_threads()).
-void run_parallel(Kernel kernel, const Problem& problem, int64_t tasks, int threads);
-
 // The per-instruction-set builds (usw_attention_fused_cpu_kernel.h compiled twice).
 namespace avx512 { Kernel kernel_for(int64_t dh); }
 namespace avx2 { Kernel kernel_for(int64_t dh); }

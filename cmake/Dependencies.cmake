@@ -41,6 +41,8 @@ endif()
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+# The reader's CPU linear layers call OpenBLAS's sgemm (reader/blas_linear.cpp): libopenblas0-pthread.
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 # Retrieval: FAISS (Debian's static libfaiss needs OpenMP found first; its BLAS is
 # libblas.so, i.e. libopenblas0-pthread through alternatives) and SQLite with FTS5.
 find_package(OpenMP REQUIRED)

@@ -1,6 +1,8 @@
 // Layer builders shared by the encoders, and the encoder factory.
 #include "layers.h"
 
+#include "blas_linear.h"
+
 #include <stdexcept>
 
 namespace longqa {
@@ -35,7 +37,7 @@ const at::Tensor& get(const NamedTensors& params, const std::string& name) {
 }
 
 at::Tensor linear(const NamedTensors& params, const std::string& prefix, const at::Tensor& x) {
-  return at::linear(x, get(params, prefix + ".weight"), get(params, prefix + ".bias"));
+  return fast_linear(x, get(params, prefix + ".weight"), get(params, prefix + ".bias"));
 }
 
 at::Tensor layer_norm(const NamedTensors& params, const std::string& prefix, const at::Tensor& x, double eps) {

@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "layers.h"
+#include "blas_linear.h"
 #include "longqa/banded_attention.h"
 #include "modernbert_encoder.h"
 
@@ -92,7 +93,7 @@ class ModernBertEncoder final : public Encoder {
 
  private:
   at::Tensor linear(const std::string& prefix, const at::Tensor& x, bool has_bias) const {
-    return at::linear(x, param(prefix + ".weight"), optional_bias(*params_, prefix, has_bias));
+    return layers::fast_linear(x, param(prefix + ".weight"), optional_bias(*params_, prefix, has_bias));
   }
   at::Tensor norm(const std::string& prefix, const at::Tensor& x) const {
     return at::layer_norm(x, {x.size(-1)}, param(prefix + ".weight"), optional_bias(*params_, prefix, config_.norm_bias),

@@ -1,0 +1,16 @@
+// y = x W^T + b for inference on the CPU through OpenBLAS's sgemm (Debian's libopenblas, the
+// BLAS FAISS already uses). On these CPUs it is about 1.5x the MKL sgemm that at::linear calls
+// (bench/results/linear_cpu.json); everything else — autograd, other dtypes and devices —
+// goes to at::linear.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
+
+namespace longqa::layers {
+
+at::Tensor fast_linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
+
+// Whether fast_linear takes the sgemm path for these tensors (tests and benchmarks).
+bool blas_linear_applies(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
+
+}  // namespace longqa::layers
