@@ -161,7 +161,18 @@ Tensor usw_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& 
                const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
                const Tensor& beta, const Tensor& gamma, int64_t block_size) {
   auto in = make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
-  if (!needs_grad(in) && usw_attention_fused_cpu_supports(in)) return usw_attention_fused_cpu(in);
+  if (!needs_grad(in)) {
+    if (usw_attention_fused_cpu_supports(in)) return usw_attention_fused_cpu(in);
+    // bfloat16 / float16 models: the fused kernel in float32 (the softmax wants it anyway);
+    // the conversions are a few passes over n*d values, the blocked version's are over n*W.
+    if (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf) {
+      auto wide = in;
+      for (auto* t : {&wide.q, &wide.k, &wide.v, &wide.packed_k, &wide.packed_v, &wide.bias.alpha, &wide.bias.beta,
+                      &wide.bias.gamma})
+        *t = t->to(at::kFloat);
+      if (usw_attention_fused_cpu_supports(wide)) return usw_attention_fused_cpu(wide).to(q.scalar_type());
+    }
+  }
   return usw_attention_blocked(in);
 }
 

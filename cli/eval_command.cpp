@@ -87,6 +87,10 @@ int eval_command(const Argv& argv) {
   nlohmann::json summary = run.summary_json();
   summary["timings_ms"]["load_data"] = load_data_ms;
   summary["timings_ms"]["load_model"] = load_model_ms;
+  summary["reader"] = {{"dtype", reader.dtype},
+                       {"score_calibration", reader.score_calibration},
+                       {"window_tokens", reader.window_tokens},
+                       {"batch_tokens", reader.batch_tokens}};
   if (run.open_domain) {
     summary["open_domain"]["index"] = args.get("index");
     summary["open_domain"]["mode"] = args.get("mode");

@@ -20,6 +20,10 @@ void add_reader_options(Args& args, bool with_no_answer) {
               "tokens per forward pass, padding included: windows of similar length are read together up to "
               "this many (a longer window is read alone)",
               "16384")
+      .option("dtype",
+              "what the reader computes in: float32, or bfloat16 (faster on CPUs with AVX512_BF16 and on GPUs; "
+              "accuracy change in the model card)",
+              "float32")
       .option("threads", "CPU threads (0 = all cores)", "0");
   if (with_no_answer) args.flag("no-answer", "allow an empty answer when the model finds none");
 }
@@ -34,6 +38,8 @@ ReaderOptions reader_options(const Args& args) {
   options.allow_no_answer = args.is_set("no-answer");
   options.score_calibration = args.get("calibration");
   check_score_calibration(options.score_calibration);
+  options.dtype = args.get("dtype");
+  check_reader_dtype(options.dtype);
   set_compute_threads(static_cast<int>(args.get_int("threads")));
   return options;
 }

@@ -174,6 +174,12 @@ QaLogits QaModel::forward(const EncoderInput& input, std::vector<at::Tensor>* la
   return {logits.select(-1, 0).masked_fill(pad, -INFINITY), logits.select(-1, 1).masked_fill(pad, -INFINITY)};
 }
 
+QaModel QaModel::converted(at::ScalarType dtype) const {
+  QaModel copy(config_);
+  for (const auto& [name, t] : params_) copy.params_[name] = t.detach().to(dtype);
+  return copy;
+}
+
 void QaModel::make_trainable() {
   for (auto& [name, t] : params_) t = t.detach().clone().requires_grad_(true);
 }

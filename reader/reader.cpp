@@ -72,6 +72,7 @@ void check_options(const ReaderOptions& o) {
   require(o.batch_windows > 0, "batch_windows must be > 0");
   require(o.batch_tokens > 0, "batch_tokens must be > 0");
   check_score_calibration(o.score_calibration);
+  check_reader_dtype(o.dtype);
 }
 
 }  // namespace
@@ -79,6 +80,11 @@ void check_options(const ReaderOptions& o) {
 void check_score_calibration(const std::string& name) {
   if (name != "raw" && name != "null" && name != "softmax")
     throw std::invalid_argument("reader option score_calibration '" + name + "': expected raw, null or softmax");
+}
+
+void check_reader_dtype(const std::string& name) {
+  if (name != "float32" && name != "bfloat16")
+    throw std::invalid_argument("reader option dtype '" + name + "': expected float32 or bfloat16");
 }
 
 Reader::Reader(const std::string& model_dir, ReaderOptions options)
@@ -89,6 +95,9 @@ Reader::Reader(std::shared_ptr<const QaModel> model, std::shared_ptr<const Token
                ReaderOptions options)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
   check_options(options_);
+  const at::ScalarType dtype = options_.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  if (model_->parameters().begin()->second.scalar_type() != dtype)
+    model_ = std::make_shared<const QaModel>(model_->converted(dtype));
   if (tokenizer_->vocab_size() > model_->config().vocab_size)
     throw std::invalid_argument("tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
                                 " tokens but the model's vocab_size is " +

@@ -36,6 +36,7 @@ LoadedReader load_reader(const ServerSettings& settings) {
   options.overlap_tokens = settings.overlap_tokens;
   options.batch_windows = settings.batch_windows;
   options.batch_tokens = settings.batch_tokens;
+  options.dtype = settings.dtype;
   options.allow_no_answer = settings.allow_no_answer;
   options.score_calibration = settings.score_calibration;
 

@@ -317,6 +317,7 @@ Response Service::info() const {
         {"overlap_tokens", s.overlap_tokens},
         {"batch_windows", s.batch_windows},
         {"batch_tokens", s.batch_tokens},
+        {"dtype", s.dtype},
         {"allow_no_answer", s.allow_no_answer},
         {"score_calibration", s.score_calibration}}},
       {"limits",

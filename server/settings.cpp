@@ -134,6 +134,7 @@ const std::vector<SettingSpec>& setting_specs() {
       int_setting("batch_windows", &S::batch_windows, "reader windows per forward pass, at most"),
       int_setting("batch_tokens", &S::batch_tokens,
                   "reader tokens per forward pass, padding included, at most (a longer window is read alone)"),
+      string_setting("dtype", &S::dtype, "what the reader computes in: float32 or bfloat16"),
       bool_setting("allow_no_answer", &S::allow_no_answer, "let the reader answer 'no answer'"),
       string_setting("score_calibration", &S::score_calibration,
                      "how span scores of different windows and documents are compared: raw, null (minus the "
@@ -178,6 +179,7 @@ void ServerSettings::validate() const {
   require(batch_windows >= 1, "batch_windows must be >= 1");
   require(batch_tokens >= 1, "batch_tokens must be >= 1");
   check_score_calibration(score_calibration);
+  check_reader_dtype(dtype);
   require(workers >= 1, "workers must be >= 1");
   require(queue_capacity >= 1, "queue_capacity must be >= 1");
   require(max_batch_size >= 1, "max_batch_size must be >= 1");

@@ -30,6 +30,7 @@ struct ServerSettings {
   int64_t overlap_tokens = -1;  // -1 = a quarter of the window
   int64_t batch_windows = 8;
   int64_t batch_tokens = 16384;  // ReaderOptions::batch_tokens
+  std::string dtype = "float32";  // ReaderOptions::dtype
   bool allow_no_answer = false;
   std::string score_calibration = "raw";  // ReaderOptions::score_calibration
   // Batching worker pool

@@ -106,6 +106,27 @@ TEST_CASE("the planted answer is found anywhere in a long document, with exact o
   }
 }
 
+TEST_CASE("a bfloat16 reader finds the same planted answer and leaves the float32 model alone", "[reader]") {
+  const auto model = planted_model("littlebird");
+  ReaderOptions options;
+  options.window_tokens = 96;
+  options.dtype = "bfloat16";
+  Reader bf16(model, tiny_tokenizer(), options);
+  CHECK(bf16.model().parameters().begin()->second.scalar_type() == at::kBFloat16);
+  CHECK(model->parameters().begin()->second.scalar_type() == at::kFloat);  // the shared model is not changed
+  const std::string prefix = filler(700, 1);
+  const auto answers = bf16.read("the w1 question", prefix + "alpha w5 w6 omega " + filler(500, 2));
+  REQUIRE(!answers.empty());
+  CHECK(answers[0].text == "alpha w5 w6 omega");
+  CHECK(answers[0].begin_byte == static_cast<int64_t>(prefix.size()));
+  const auto fp32 = Reader(model, tiny_tokenizer(), ReaderOptions{}).read("the w1 question", prefix + "alpha w5 w6 omega");
+  REQUIRE(!fp32.empty());
+  CHECK(fp32[0].text == answers[0].text);
+  ReaderOptions bad;
+  bad.dtype = "int4";
+  CHECK_THROWS_WITH(Reader(model, tiny_tokenizer(), bad), Catch::Contains("float32 or bfloat16"));
+}
+
 TEST_CASE("answer offsets always slice the original text to the answer text", "[reader]") {
   ReaderOptions options;
   options.window_tokens = 64;

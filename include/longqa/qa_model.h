@@ -73,6 +73,8 @@ class QaModel {
   NamedTensors& parameters() { return params_; }
   const NamedTensors& parameters() const { return params_; }
   void to(const at::Device& device, at::ScalarType dtype);
+  // A copy whose parameters are `dtype` (on the same device); this model is unchanged.
+  QaModel converted(at::ScalarType dtype) const;
   // Gives every parameter its own writable memory (loading maps the file read-only)
   // and turns on gradients, for training.
   void make_trainable();
