@@ -6,7 +6,8 @@ Reads, when present:
   reader_length_*.json                                   (reader_length_bench)
   retriever_recall.json, faiss_speed.json                (retriever benchmarks)
   server_load.json, robustness.json                      (server benchmarks)
-  attention_cpu.json, reader_cpu.json                    (kernel and reader benchmarks)
+  attention_cpu.json, reader_cpu.json, linear_cpu.json   (kernel and reader benchmarks)
+  cpu_race.json                                          (bench/cpu_race.py)
 and writes REPORT.md with one table per benchmark, plus plots/accuracy_vs_length.png,
 plots/latency_vs_length.png and plots/memory_vs_length.png (F1, reading time and peak memory
 against the number of tokens read). Needs matplotlib for the plots (installed into .venv by
@@ -254,12 +255,80 @@ def kernels_section(results):
     out = []
     r = load_result(results, "attention_cpu.json")
     if r is not None:
-        rows = [[f"{x['n']:,}", fmt(x["blocked_ms"]), fmt(x.get("reference_ms")) if x.get("reference_ms") else "skipped",
-                 fmt(x["reference_ms"] / x["blocked_ms"]) + "×" if x.get("reference_ms") else ""] for x in r["results"]]
+        fused = any("fused_ms" in x for x in r["results"])
+        rows = []
+        for x in r["results"]:
+            row = [f"{x['n']:,}"] + ([fmt(x.get("fused_ms"))] if fused else [])
+            row += [fmt(x.get("blocked_ms")), fmt(x.get("reference_ms")) if x.get("reference_ms") else "skipped"]
+            if fused:
+                row.append(fmt(x["blocked_ms"] / x["fused_ms"]) + "×" if x.get("fused_ms") and x.get("blocked_ms") else "")
+            else:
+                row.append(fmt(x["reference_ms"] / x["blocked_ms"]) + "×" if x.get("reference_ms") else "")
+            rows.append(row)
+        header = (["n", "fused ms", "blocked ms", "dense reference ms", "fused vs blocked"] if fused
+                  else ["n", "blocked ms", "dense reference ms", "speed-up"])
+        shape = r.get("shape", {})
         out += ["## LittleBird attention on the CPU (`attention_bench`)", "",
-                f"float32, {r['machine']['torch_threads']} thread(s).", "",
-                table(["n", "blocked ms", "dense reference ms", "speed-up"], rows), ""]
+                f"float32, {r['machine']['torch_threads']} thread(s), B=1 H={shape.get('H', 12)} dh={shape.get('dh', 64)} "
+                f"b={shape.get('block_size', 64)} s={shape.get('packed', 64)}.", "",
+                table(header, rows), ""]
+    r = load_result(results, "linear_cpu.json")
+    if r is not None:
+        rows = [[f"{x['tokens']:,}", f"{x['in']}→{x['out']}", fmt(x["aten_fp32_ms"], 2), fmt(x["openblas_ms"], 2),
+                 fmt(x["aten_bf16_ms"], 2), fmt(x["openblas_gflops"], 0)] for x in r["rows"]]
+        out += ["## The CPU linear layer (`linear_bench`)", "",
+                f"{r['threads']} threads: at::linear (MKL sgemm) against the reader's OpenBLAS sgemm in OpenMP row "
+                "ranges (`reader/blas_linear.cpp`), and bfloat16 at::linear (oneDNN).", "",
+                table(["tokens", "shape", "at::linear fp32 ms", "OpenBLAS fp32 ms", "at::linear bf16 ms",
+                       "OpenBLAS GFLOP/s"], rows), ""]
     return "\n".join(out)
+
+
+def cpu_race_section(results, plt):
+    r = load_result(results, "cpu_race.json")
+    if r is None:
+        return ""
+    models = []
+    for x in r["results"]:
+        if x["model"] not in models:
+            models.append(x["model"])
+    lengths = sorted({x["n"] for x in r["results"]})
+    cell = {(x["model"], x["n"]): x for x in r["results"]}
+    rows = []
+    for n in lengths:
+        row = [f"{n:,}"]
+        for m in models:
+            x = cell.get((m, n))
+            if x is None:
+                row.append("")
+            elif x["status"] == "ok":
+                row.append(f"{fmt(x['ms'], 0)} ({x['peak_mib'] / 1024:.2f} GB)")
+            else:
+                row.append("—" if x["status"].startswith("skipped") else x["status"][:40])
+        rows.append(row)
+    m = r["machine"]
+    lines = ["## longqa against the transformers peers on the CPU (`bench/cpu_race.py`)", "",
+             f"One run, {m['threads']} threads, {m['cpu']}, torch {m['torch']}, transformers {m['transformers']}; "
+             "every model has default-en's size (6 layers, hidden 384, 12 heads, FFN 1536). longqa: `Reader::read` "
+             "end to end with models/default-en, one window; peers: random weights, forward only. "
+             "ms per document (peak resident memory); — = skipped (too slow for the run's deadline).", "",
+             table(["tokens"] + models, rows), ""]
+    summary = r.get("summary", {})
+    for dtype in ("float32", "bfloat16"):
+        s = summary.get(f"longqa {dtype}", {})
+        sp = s.get("speedup_over_fastest_peer", {})
+        if sp:
+            lines.append(f"- longqa {dtype} against the fastest peer: " + ", ".join(
+                f"{int(n):,}: {v['speedup']:.2f}× ({v['fastest_peer']})" for n, v in sorted(sp.items(), key=lambda kv: int(kv[0]))))
+        for key in ("time_32k_over_4k", "time_64k_over_8k"):
+            if key in s:
+                lines.append(f"  - {key.replace('_', ' ')}: {s[key]:.2f}")
+    for key in ("bfloat16_speedup_at_4k", "bfloat16_speedup_at_16k", "longqa_float32_peak_mib_at_64k"):
+        if key in summary:
+            lines.append(f"- {key.replace('_', ' ')}: {fmt(summary[key], 2)}")
+    if os.path.exists(os.path.join(results, "plots", "cpu_race.png")):
+        lines += ["", "![CPU race](plots/cpu_race.png)"]
+    return "\n".join(lines) + "\n"
 
 
 def main():
@@ -278,7 +347,8 @@ def main():
         print("matplotlib not found: tables only (bash scripts/install_deps.sh installs it into .venv)")
     evals, _ = eval_section(args.results, plt)
     sections = [evals, length_section(args.results, plt), retriever_section(args.results),
-                faiss_section(args.results), server_section(args.results), kernels_section(args.results)]
+                faiss_section(args.results), server_section(args.results), cpu_race_section(args.results, plt),
+                kernels_section(args.results)]
     body = "\n".join(p for p in sections if p)
     write_atomically(os.path.join(args.results, "REPORT.md"), "\n".join([
         "# longqa benchmark report", "",

@@ -114,7 +114,7 @@ class BigBirdEncoder final : public Encoder {
         auto k = layers::split_heads(layers::linear(*params_, layer + "attention.self.key", x), heads);
         auto v = layers::split_heads(layers::linear(*params_, layer + "attention.self.value", x), heads);
         auto context = layers::merge_heads(block_sparse_attention(q, k, v, in.valid, bs, c.num_random_blocks));
-        x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
+        x = layers::post_attention(*params_, layer, context, x, c);
       } else {
         x = layers::dense_layer(*params_, layer, x, key_mask, c);
       }

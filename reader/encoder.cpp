@@ -75,6 +75,24 @@ at::Tensor feed_forward(const NamedTensors& params, const std::string& layer, co
   return layer_norm(params, layer + "output.LayerNorm", h + a, config.layer_norm_eps);
 }
 
+at::Tensor post_attention(const NamedTensors& params, const std::string& layer, const at::Tensor& context,
+                          const at::Tensor& x, const ModelConfig& config) {
+  auto block = [&](const at::Tensor& c, const at::Tensor& h) {
+    return feed_forward(params, layer, attention_output(params, layer, c, h, config), config);
+  };
+  constexpr int64_t kChunkTokens = 2048;  // x 1536 FFN floats: 12 MB, within L3 with the rest
+  const int64_t batch = x.size(0), n = x.size(1);
+  const int64_t chunk = std::max<int64_t>(1, kChunkTokens / std::max<int64_t>(batch, 1));
+  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || context.requires_grad());
+  if (grad || n <= chunk || x.dim() != 3) return block(context, x);
+  auto out = at::empty_like(x);
+  for (int64_t first = 0; first < n; first += chunk) {
+    const int64_t len = std::min(chunk, n - first);
+    out.narrow(1, first, len).copy_(block(context.narrow(1, first, len), x.narrow(1, first, len)));
+  }
+  return out;
+}
+
 at::Tensor embeddings(const NamedTensors& params, const std::string& prefix, const EncoderInput& input,
                       const ModelConfig& config, bool absolute_positions) {
   const auto& ids = input.input_ids;
@@ -126,7 +144,7 @@ at::Tensor dense_layer(const NamedTensors& params, const std::string& layer, con
   auto k = split_heads(linear(params, layer + "attention.self.key", x), heads);
   auto v = split_heads(linear(params, layer + "attention.self.value", x), heads);
   auto context = merge_heads(at::scaled_dot_product_attention(q, k, v, key_mask));
-  return feed_forward(params, layer, attention_output(params, layer, context, x, config), config);
+  return post_attention(params, layer, context, x, config);
 }
 
 at::Tensor mean_pool(const at::Tensor& hidden, const at::Tensor& valid) {

@@ -61,7 +61,7 @@ class LittleBirdEncoder final : public Encoder {
       auto context = layers::merge_heads(attention::usw_attention(usw));
       p = layers::layer_norm(*params_, layer + "pack_attention.output.LayerNorm", packed_context + p,
                              c.layer_norm_eps);
-      x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
+      x = layers::post_attention(*params_, layer, context, x, c);
       if (layer_outputs) layer_outputs->push_back(x);
     }
     return x;

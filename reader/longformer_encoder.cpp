@@ -58,7 +58,7 @@ class LongformerEncoder final : public Encoder {
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
       const std::string layer = prefix_ + ".encoder.layer." + std::to_string(i) + ".";
       const auto context = self_attention(layer, x, input.valid, is_global, globals, c.attention_window_of(i));
-      x = layers::feed_forward(*params_, layer, layers::attention_output(*params_, layer, context, x, c), c);
+      x = layers::post_attention(*params_, layer, context, x, c);
       if (layer_outputs) layer_outputs->push_back(x);
     }
     return x;

@@ -83,7 +83,7 @@ void check_score_calibration(const std::string& name) {
 }
 
 void check_reader_dtype(const std::string& name) {
-  if (name != "float32" && name != "bfloat16")
+  if (!name.empty() && name != "float32" && name != "bfloat16")
     throw std::invalid_argument("reader option dtype '" + name + "': expected float32 or bfloat16");
 }
 
@@ -95,9 +95,11 @@ Reader::Reader(std::shared_ptr<const QaModel> model, std::shared_ptr<const Token
                ReaderOptions options)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
   check_options(options_);
-  const at::ScalarType dtype = options_.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  if (model_->parameters().begin()->second.scalar_type() != dtype)
-    model_ = std::make_shared<const QaModel>(model_->converted(dtype));
+  if (!options_.dtype.empty()) {
+    const at::ScalarType dtype = options_.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+    if (model_->parameters().begin()->second.scalar_type() != dtype)
+      model_ = std::make_shared<const QaModel>(model_->converted(dtype));
+  }
   if (tokenizer_->vocab_size() > model_->config().vocab_size)
     throw std::invalid_argument("tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
                                 " tokens but the model's vocab_size is " +

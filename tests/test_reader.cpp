@@ -122,6 +122,9 @@ TEST_CASE("a bfloat16 reader finds the same planted answer and leaves the float3
   const auto fp32 = Reader(model, tiny_tokenizer(), ReaderOptions{}).read("the w1 question", prefix + "alpha w5 w6 omega");
   REQUIRE(!fp32.empty());
   CHECK(fp32[0].text == answers[0].text);
+  // Without a dtype option the model is read in its own dtype.
+  const auto bf16_model = std::make_shared<QaModel>(model->converted(at::kBFloat16));
+  CHECK(Reader(bf16_model, tiny_tokenizer()).model().parameters().begin()->second.scalar_type() == at::kBFloat16);
   ReaderOptions bad;
   bad.dtype = "int4";
   CHECK_THROWS_WITH(Reader(model, tiny_tokenizer(), bad), Catch::Contains("float32 or bfloat16"));
