@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   c10::InferenceMode guard;
   nlohmann::json rows = nlohmann::json::array();
   std::printf("%8s %6s %6s %14s %14s %14s\n", "tokens", "in", "out", "aten fp32 ms", "openblas ms", "aten bf16 ms");
-  for (int64_t m : {1024, 4096, 16384}) {
+  for (int64_t m : {128, 256, 512, 1024, 4096, 16384}) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{384, 384}, {384, 1536}, {1536, 384}}) {
       const auto x = torch::randn({m, k}), w = torch::randn({n, k}), b = torch::randn({n});
       const auto xb = x.to(at::kBFloat16), wb = w.to(at::kBFloat16), bb = b.to(at::kBFloat16);
