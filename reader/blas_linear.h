@@ -1,5 +1,5 @@
 // y = x W^T + b for inference on the CPU through OpenBLAS's sgemm (Debian's libopenblas, the
-// BLAS FAISS already uses). On these CPUs it is about 1.5x the MKL sgemm that at::linear calls
+// BLAS FAISS already uses). On this AMD CPU it is 1.0-2.1x the MKL sgemm that at::linear calls
 // (bench/results/linear_cpu.json); everything else — autograd, other dtypes and devices —
 // goes to at::linear.
 #pragma once
