@@ -23,7 +23,7 @@ namespace la = longqa::attention;
 namespace {
 
 constexpr int64_t kB = 1, kH = 12, kBlock = 64, kPacked = 64;
-int64_t kDh = 64;  // --dh
+int64_t head_dim = 64;  // --dh
 // The reference materialises (B,H,n,s+n) logits plus a bias of the same size; past this
 // many bytes of logits it would not fit next to everything else in memory.
 constexpr double kReferenceLimitBytes = 4.0 * (1ull << 30);
@@ -61,11 +61,11 @@ std::string cpu_model() {
 la::UswInputs make_inputs(int64_t n) {
   torch::manual_seed(0);
   la::UswInputs in;
-  in.q = torch::randn({kB, kH, n, kDh});
-  in.k = torch::randn({kB, kH, n, kDh});
-  in.v = torch::randn({kB, kH, n, kDh});
-  in.packed_k = torch::randn({kB, kH, kPacked, kDh});
-  in.packed_v = torch::randn({kB, kH, kPacked, kDh});
+  in.q = torch::randn({kB, kH, n, head_dim});
+  in.k = torch::randn({kB, kH, n, head_dim});
+  in.v = torch::randn({kB, kH, n, head_dim});
+  in.packed_k = torch::randn({kB, kH, kPacked, head_dim});
+  in.packed_v = torch::randn({kB, kH, kPacked, head_dim});
   in.valid = torch::ones({kB, n}, torch::kBool);
   in.bias = {torch::full({kH}, 0.1), torch::full({kH}, 0.05), torch::full({kH}, 0.05)};
   in.block_size = kBlock;
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--fused-only") {
       fused_only = true;
     } else if (arg == "--dh" && a + 1 < argc) {
-      kDh = std::max(1, std::atoi(argv[++a]));
+      head_dim = std::max(1, std::atoi(argv[++a]));
     } else if (arg == "--reps" && a + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++a]));
     } else {
@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
         {"load_average_at_end", load_average()}}},
       {"dtype", "float32"},
       {"mode", "c10::InferenceMode"},
-      {"shape", {{"B", kB}, {"H", kH}, {"dh", kDh}, {"block_size", kBlock}, {"packed", kPacked}}},
+      {"shape", {{"B", kB}, {"H", kH}, {"dh", head_dim}, {"block_size", kBlock}, {"packed", kPacked}}},
       {"timing",
        {{"warmup", 1}, {"reps", reps}, {"statistic", "median (min also kept)"}, {"quick", quick}}},
       {"reference_limit_bytes", kReferenceLimitBytes},

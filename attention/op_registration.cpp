@@ -86,6 +86,10 @@ c10::TypedOperatorHandle<Sig> op(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Sig>();
 }
 
+Tensor usw_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
+               const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
+               const Tensor& beta, const Tensor& gamma, int64_t block_size);
+
 // ---- Autograd ---------------------------------------------------------------------------
 
 class UswFunction : public torch::autograd::Function<UswFunction> {
@@ -141,9 +145,11 @@ Tensor usw_autograd(const Tensor& q, const Tensor& k, const Tensor& v, const Ten
                     const Tensor& beta, const Tensor& gamma, int64_t block_size) {
   if (q.is_cuda() && fused_covers(q, "usw_attention"))
     return UswFunction::apply(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
-  auto in = make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
-  if (!q.is_cuda() && !needs_grad(in) && usw_attention_fused_cpu_supports(in)) return usw_attention_fused_cpu(in);
-  return usw_attention_blocked(in);
+  // CPU: the CPU kernel's own choice (fused without gradients, else the blocked version, whose
+  // ATen ops record the graph).
+  if (!q.is_cuda()) return usw_cpu(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+  return usw_attention_blocked(
+      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
 }
 
 Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,

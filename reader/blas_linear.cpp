@@ -11,7 +11,9 @@
 extern "C" void openblas_set_num_threads(int);
 
 namespace longqa::layers {
+namespace {
 
+// Whether the sgemm path applies: float32 CPU tensors, no gradient to record.
 bool blas_linear_applies(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
   const bool has_bias = bias && bias->defined();
   auto plain = [](const at::Tensor& t) { return t.is_cpu() && t.scalar_type() == at::kFloat; };
@@ -20,6 +22,8 @@ bool blas_linear_applies(const at::Tensor& x, const at::Tensor& weight, const c1
   return !needs_grad && plain(x) && plain(weight) && weight.dim() == 2 && x.dim() >= 1 && x.numel() > 0 &&
          x.size(-1) == weight.size(1) && (!has_bias || (plain(*bias) && bias->dim() == 1 && bias->size(0) == weight.size(0)));
 }
+
+}  // namespace
 
 at::Tensor fast_linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
   if (!blas_linear_applies(x, weight, bias)) return at::linear(x, weight, bias);

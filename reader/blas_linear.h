@@ -10,7 +10,4 @@ namespace longqa::layers {
 
 at::Tensor fast_linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
 
-// Whether fast_linear takes the sgemm path for these tensors (tests and benchmarks).
-bool blas_linear_applies(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
-
 }  // namespace longqa::layers

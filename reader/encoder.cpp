@@ -81,10 +81,11 @@ at::Tensor post_attention(const NamedTensors& params, const std::string& layer, 
     return feed_forward(params, layer, attention_output(params, layer, c, h, config), config);
   };
   constexpr int64_t kChunkTokens = 2048;  // x 1536 FFN floats: 12 MB, within L3 with the rest
+  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || context.requires_grad());
+  if (grad || x.dim() != 3) return block(context, x);
   const int64_t batch = x.size(0), n = x.size(1);
   const int64_t chunk = std::max<int64_t>(1, kChunkTokens / std::max<int64_t>(batch, 1));
-  const bool grad = at::GradMode::is_enabled() && (x.requires_grad() || context.requires_grad());
-  if (grad || n <= chunk || x.dim() != 3) return block(context, x);
+  if (n <= chunk) return block(context, x);
   auto out = at::empty_like(x);
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t len = std::min(chunk, n - first);
