@@ -6,7 +6,7 @@ have random weights (their speed does not depend on the values), longqa reads wi
 models/default-en:
   longqa       bench/reader_length_bench --mode read: Reader::read end to end (tokenizer,
                windows, QA model, answer search) on real English text of n tokens, one window;
-               float32 and bfloat16 (--dtype)
+               float32, bfloat16 and int8 (--dtype)
   bigbird      BigBirdForQuestionAnswering, attention_type block_sparse (block 64, 3 random blocks)
   longformer   LongformerForQuestionAnswering, attention_window 256, global attention on the
                first 16 tokens (the question)
@@ -102,7 +102,7 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=1500)
     ap.add_argument("--cell-limit-s", type=float, default=240, help="skip a model's longer lengths after a cell this slow")
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "default-en"))
-    ap.add_argument("--dtypes", default="float32,bfloat16")
+    ap.add_argument("--dtypes", default="float32,bfloat16,int8")
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--reader-length-bench", default=os.path.join(build, "bench", "reader_length_bench"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "cpu_race.json"))
@@ -213,7 +213,8 @@ def summarize(doc, lengths):
     """The ratios the issue asks for, from this run's cells."""
     ok = {(r["model"], r["n"]): r["ms"] for r in doc["results"] if r["status"] == "ok"}
     summary = {}
-    for dtype in ("float32", "bfloat16"):
+    dtypes = sorted({m.split(" ", 1)[1] for (m, _) in ok if m.startswith("longqa ")})
+    for dtype in dtypes:
         me = f"longqa {dtype}"
         per_n = {}
         for n in lengths:
@@ -225,9 +226,10 @@ def summarize(doc, lengths):
         for a, b in ((32768, 4096), (65536, 8192)):
             if (me, a) in ok and (me, b) in ok:
                 summary[me][f"time_{a // 1024}k_over_{b // 1024}k"] = ok[(me, a)] / ok[(me, b)]
-    for n in (4096, 16384):
-        if ("longqa float32", n) in ok and ("longqa bfloat16", n) in ok:
-            summary[f"bfloat16_speedup_at_{n // 1024}k"] = ok[("longqa float32", n)] / ok[("longqa bfloat16", n)]
+    for dtype in (d for d in dtypes if d != "float32"):
+        for n in (4096, 16384):
+            if ("longqa float32", n) in ok and (f"longqa {dtype}", n) in ok:
+                summary[f"{dtype}_speedup_at_{n // 1024}k"] = ok[("longqa float32", n)] / ok[(f"longqa {dtype}", n)]
     peak = [r for r in doc["results"] if r["model"] == "longqa float32" and r["n"] == 65536 and r["status"] == "ok"]
     if peak:
         summary["longqa_float32_peak_mib_at_64k"] = peak[0]["peak_mib"]

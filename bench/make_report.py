@@ -314,7 +314,7 @@ def cpu_race_section(results, plt):
              "ms per document (peak resident memory); — = skipped (too slow for the run's deadline).", "",
              table(["tokens"] + models, rows), ""]
     summary = r.get("summary", {})
-    for dtype in ("float32", "bfloat16"):
+    for dtype in ("float32", "bfloat16", "int8"):
         s = summary.get(f"longqa {dtype}", {})
         sp = s.get("speedup_over_fastest_peer", {})
         if sp:
@@ -323,7 +323,8 @@ def cpu_race_section(results, plt):
         for key in ("time_32k_over_4k", "time_64k_over_8k"):
             if key in s:
                 lines.append(f"  - {key.replace('_', ' ')}: {s[key]:.2f}")
-    for key in ("bfloat16_speedup_at_4k", "bfloat16_speedup_at_16k", "longqa_float32_peak_mib_at_64k"):
+    for key in ("bfloat16_speedup_at_4k", "bfloat16_speedup_at_16k", "int8_speedup_at_4k", "int8_speedup_at_16k",
+                "longqa_float32_peak_mib_at_64k"):
         if key in summary:
             lines.append(f"- {key.replace('_', ' ')}: {fmt(summary[key], 2)}")
     if os.path.exists(os.path.join(results, "plots", "cpu_race.png")):

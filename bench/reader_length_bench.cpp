@@ -6,7 +6,7 @@
 // max_seq_length tokens in one window; a BERT model reads 512-token windows. Prints a table,
 // writes JSON.
 //
-// --device cuda[:N] --dtype bfloat16|float16|float32 put the weights there (peak memory is then
+// --device cuda[:N] --dtype bfloat16|float16|float32 put the weights there (int8: CPU only) (peak memory is then
 // the CUDA caching allocator's peak, reset before each length). --mode forward times the QA
 // model alone (QaModel::forward on random token ids, no tokenizer, no answer search) for each
 // --batches size, the figure bench/reader_race.py compares with Hugging Face's models.
@@ -92,7 +92,8 @@ at::ScalarType parse_dtype(const std::string& name) {
   if (name == "float32" || name == "fp32") return at::kFloat;
   if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
   if (name == "float16" || name == "fp16") return at::kHalf;
-  throw std::invalid_argument("--dtype: float32, bfloat16 or float16, not " + name);
+  if (name == "int8") return at::kFloat;  // then quantized (QaModel::quantized_int8)
+  throw std::invalid_argument("--dtype: float32, bfloat16, float16 or int8, not " + name);
 }
 
 std::vector<int64_t> parse_lengths(const std::string& list) {
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
     } else {
       std::cout << "usage: reader_length_bench --model DIR [--lengths 512,1024,...] [--reps N] [--threads N]\n"
                    "       [--text corpus.jsonl] [--out FILE (default bench/results/reader_length_<model name>.json)]\n"
-                   "       [--device cpu|cuda[:N]] [--dtype float32|bfloat16|float16]\n"
+                   "       [--device cpu|cuda[:N]] [--dtype float32|bfloat16|float16|int8]\n"
                    "       [--mode read|forward] [--batches 1,8]   (forward: QaModel::forward on random ids, B x n)\n"
                    "       [--logits IN.safetensors OUT.safetensors]  (one forward on IN's inputs, logits to OUT)\n"
                    "Reader::read latency and peak memory against document length for one model.\n";
@@ -161,6 +162,7 @@ int main(int argc, char** argv) {
   }
   auto model = std::make_shared<QaModel>(QaModel::load(model_dir));
   model->to(device, dtype);
+  if (dtype_name == "int8") model = std::make_shared<QaModel>(model->quantized_int8());
   c10::InferenceMode inference;
   if (!logits_in.empty()) {
     SafetensorsFile in(logits_in);

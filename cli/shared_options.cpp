@@ -21,8 +21,8 @@ void add_reader_options(Args& args, bool with_no_answer) {
               "this many (a longer window is read alone)",
               "16384")
       .option("dtype",
-              "what the reader computes in: float32, or bfloat16 (faster on CPUs with AVX512_BF16 and on GPUs; "
-              "accuracy change in the model card)",
+              "what the reader computes in: float32; bfloat16 (faster on CPUs with AVX512_BF16 and on GPUs); or "
+              "int8 (CPU only: linear layers in int8, fastest with VNNI). Accuracy of each in the model card",
               "float32")
       .option("threads", "CPU threads (0 = all cores)", "0");
   if (with_no_answer) args.flag("no-answer", "allow an empty answer when the model finds none");

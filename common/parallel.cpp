@@ -6,6 +6,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <exception>
+#include <mutex>
 
 namespace longqa {
 
@@ -16,12 +18,22 @@ void parallel_ranges(int64_t tasks, int threads, const std::function<void(int64_
     return;
   }
   const int used = static_cast<int>(std::min<int64_t>(threads, tasks));
+  // An exception may not leave an OpenMP region (that terminates the process): the first one
+  // thrown is carried out and rethrown here.
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
 #pragma omp parallel num_threads(used)
   {
     const int64_t count = omp_get_num_threads(), id = omp_get_thread_num();
     const int64_t first = tasks * id / count, last = tasks * (id + 1) / count;
-    if (first < last) body(first, last);
+    try {
+      if (first < last) body(first, last);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+    }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace longqa

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "int8_linear.h"
 #include "longqa/common/parallel.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -26,6 +27,7 @@ bool blas_linear_applies(const at::Tensor& x, const at::Tensor& weight, const c1
 }  // namespace
 
 at::Tensor fast_linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
+  if (weight.is_quantized()) return int8_linear(x, weight, bias);
   if (!blas_linear_applies(x, weight, bias)) return at::linear(x, weight, bias);
   const int64_t K = weight.size(1), N = weight.size(0), M = x.numel() / K;
   const auto a = x.reshape({M, K}).contiguous();

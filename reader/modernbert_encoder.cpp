@@ -157,8 +157,8 @@ void add_qa_head(layers::Shapes& shapes, const ModelConfig& config) {
 }
 
 at::Tensor qa_logits(const NamedTensors& params, const ModelConfig& config, const at::Tensor& hidden) {
-  auto h = at::linear(hidden, layers::get(params, "head.dense.weight"),
-                      optional_bias(params, "head.dense", config.classifier_bias));
+  auto h = layers::fast_linear(hidden, layers::get(params, "head.dense.weight"),
+                             optional_bias(params, "head.dense", config.classifier_bias));
   h = layers::activation(h, config.classifier_activation);
   h = at::layer_norm(h, {h.size(-1)}, layers::get(params, "head.norm.weight"),
                      optional_bias(params, "head.norm", config.norm_bias), config.layer_norm_eps);

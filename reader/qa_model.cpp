@@ -8,6 +8,7 @@
 
 #include "longqa/common/errors.h"
 #include "big_bird_encoder.h"
+#include "int8_linear.h"
 #include "layers.h"
 #include "modernbert_encoder.h"
 #include "longqa/safetensors.h"
@@ -152,6 +153,7 @@ QaModel QaModel::load_encoder(const std::string& dir) { return load_checkpoint(d
 void QaModel::save(const std::string& dir, at::ScalarType storage) const {
   if (storage != at::kFloat && storage != at::kHalf && storage != at::kBFloat16)
     throw std::invalid_argument("QaModel::save: weights are stored as float32, float16 or bfloat16");
+  if (is_int8()) throw std::invalid_argument("QaModel::save: an int8 model is for inference only; save the float one");
   fs::create_directories(dir);
   config_.save((fs::path(dir) / "config.json").string());
   std::map<std::string, at::Tensor> tensors;
@@ -176,8 +178,25 @@ QaLogits QaModel::forward(const EncoderInput& input, std::vector<at::Tensor>* la
 
 QaModel QaModel::converted(at::ScalarType dtype) const {
   QaModel copy(config_);
-  for (const auto& [name, t] : params_) copy.params_[name] = t.detach().to(dtype);
+  for (const auto& [name, t] : params_) copy.params_[name] = (t.is_quantized() ? t.dequantize() : t.detach()).to(dtype);
   return copy;
+}
+
+QaModel QaModel::quantized_int8() const {
+  QaModel copy(config_);
+  for (const auto& [name, t] : params_) {
+    if (t.is_quantized() || !t.is_cpu())
+      throw std::invalid_argument("QaModel::quantized_int8: expects a float model on the CPU ('" + name + "' is not)");
+    copy.params_[name] = layers::is_quantizable_linear_weight(name, t) ? layers::quantize_linear_weight(t)
+                                                                      : t.detach().to(at::kFloat);
+  }
+  return copy;
+}
+
+bool QaModel::is_int8() const {
+  for (const auto& [name, t] : params_)
+    if (t.is_quantized()) return true;
+  return false;
 }
 
 void QaModel::make_trainable() {

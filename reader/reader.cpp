@@ -83,8 +83,8 @@ void check_score_calibration(const std::string& name) {
 }
 
 void check_reader_dtype(const std::string& name) {
-  if (!name.empty() && name != "float32" && name != "bfloat16")
-    throw std::invalid_argument("reader option dtype '" + name + "': expected float32 or bfloat16");
+  if (!name.empty() && name != "float32" && name != "bfloat16" && name != "int8")
+    throw std::invalid_argument("reader option dtype '" + name + "': expected float32, bfloat16 or int8");
 }
 
 Reader::Reader(const std::string& model_dir, ReaderOptions options)
@@ -95,9 +95,11 @@ Reader::Reader(std::shared_ptr<const QaModel> model, std::shared_ptr<const Token
                ReaderOptions options)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
   check_options(options_);
-  if (!options_.dtype.empty()) {
+  if (options_.dtype == "int8") {
+    if (!model_->is_int8()) model_ = std::make_shared<const QaModel>(model_->quantized_int8());
+  } else if (!options_.dtype.empty()) {
     const at::ScalarType dtype = options_.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-    if (model_->parameters().begin()->second.scalar_type() != dtype)
+    if (model_->is_int8() || model_->parameters().begin()->second.scalar_type() != dtype)
       model_ = std::make_shared<const QaModel>(model_->converted(dtype));
   }
   if (tokenizer_->vocab_size() > model_->config().vocab_size)

@@ -108,6 +108,45 @@ TEST_CASE("weights stored as float16 or bfloat16 load as float32, rounded, with 
   }
 }
 
+TEST_CASE("an int8 model quantizes the linear layers per output channel and its logits stay close to float32",
+          "[encoder]") {
+  for (const std::string type : {"littlebird", "bert"}) {
+    INFO(type);
+    auto config = tiny_config(type);
+    config.hidden_size = 64;
+    config.intermediate_size = 128;
+    const auto model = QaModel::random(config, 21);
+    const auto int8 = model.quantized_int8();
+    CHECK(int8.is_int8());
+    CHECK_FALSE(model.is_int8());
+    const std::string prefix = config.weight_prefix();
+    const std::string query = prefix + ".encoder.layer.0.attention.self.query.weight";
+    const auto& q = int8.parameters().at(query);
+    REQUIRE(q.is_quantized());
+    CHECK(q.qscheme() == at::kPerChannelAffine);
+    CHECK_FALSE(int8.parameters().at(prefix + ".embeddings.word_embeddings.weight").is_quantized());
+    CHECK_FALSE(int8.parameters().at("qa_outputs.weight").is_quantized());  // the 2-output head stays float
+    // Dequantized, each weight is within half a step of the original.
+    const auto& original = model.parameters().at(query);
+    const auto step = original.abs().amax({1}, true) / 127.0;
+    CHECK((q.dequantize() - original).abs().le(step * 0.5 + 1e-7).all().item<bool>());
+    CHECK_THROWS_WITH(int8.save(test::TempDir().path().string()), Catch::Contains("inference only"));
+    CHECK(at::equal(int8.converted(at::kFloat).parameters().at(query),
+                    q.dequantize()));
+
+    c10::InferenceMode guard;
+    const auto input = random_input(2, 200, {200, 123}, 3);
+    const auto reference = model.forward(input), quantized = int8.forward(input), again = int8.forward(input);
+    const auto valid = input.valid;
+    const double scale = reference.start.masked_select(valid).abs().max().item<double>();
+    const double diff =
+        (quantized.start.masked_select(valid) - reference.start.masked_select(valid)).abs().max().item<double>();
+    CHECK(diff > 0.0);  // it really computes in int8
+    CHECK(diff < 0.05 * scale);
+    CHECK(at::equal(quantized.start, again.start));  // the cached packed weights give the same answer
+  }
+}
+
 TEST_CASE("LittleBird reads far beyond any position table, and global information flows through the pack",
           "[encoder]") {
   c10::InferenceMode guard;

@@ -127,7 +127,28 @@ TEST_CASE("a bfloat16 reader finds the same planted answer and leaves the float3
   CHECK(Reader(bf16_model, tiny_tokenizer()).model().parameters().begin()->second.scalar_type() == at::kBFloat16);
   ReaderOptions bad;
   bad.dtype = "int4";
-  CHECK_THROWS_WITH(Reader(model, tiny_tokenizer(), bad), Catch::Contains("float32 or bfloat16"));
+  CHECK_THROWS_WITH(Reader(model, tiny_tokenizer(), bad), Catch::Contains("float32, bfloat16 or int8"));
+}
+
+TEST_CASE("an int8 reader finds the same planted answer and leaves the float32 model alone", "[reader]") {
+  const auto model = planted_model("littlebird");
+  ReaderOptions options;
+  options.window_tokens = 96;
+  options.dtype = "int8";
+  Reader int8(model, tiny_tokenizer(), options);
+  CHECK(int8.model().is_int8());
+  CHECK_FALSE(model->is_int8());
+  const std::string prefix = filler(700, 1);
+  const auto answers = int8.read("the w1 question", prefix + "alpha w5 w6 omega " + filler(500, 2));
+  REQUIRE(!answers.empty());
+  CHECK(answers[0].text == "alpha w5 w6 omega");
+  CHECK(answers[0].begin_byte == static_cast<int64_t>(prefix.size()));
+  // An int8 model given to a float32 reader is read in float32 again.
+  ReaderOptions fp32;
+  fp32.dtype = "float32";
+  const auto int8_model = std::make_shared<QaModel>(model->quantized_int8());
+  CHECK_FALSE(Reader(int8_model, tiny_tokenizer(), fp32).model().is_int8());
+  CHECK(Reader(int8_model, tiny_tokenizer()).model().is_int8());  // no dtype option: read as it is
 }
 
 TEST_CASE("answer offsets always slice the original text to the answer text", "[reader]") {

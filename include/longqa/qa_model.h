@@ -75,6 +75,11 @@ class QaModel {
   void to(const at::Device& device, at::ScalarType dtype);
   // A copy whose parameters are `dtype` (on the same device); this model is unchanged.
   QaModel converted(at::ScalarType dtype) const;
+  // A copy for int8 inference on the CPU: linear layers' weights quantized per output channel
+  // (int8, used through fbgemm/oneDNN with activations quantized on the fly), everything else
+  // float32. Inference only: it can neither be trained nor saved.
+  QaModel quantized_int8() const;
+  bool is_int8() const;
   // Gives every parameter its own writable memory (loading maps the file read-only)
   // and turns on gradients, for training.
   void make_trainable();

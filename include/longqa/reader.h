@@ -31,13 +31,15 @@ struct ReaderOptions {
   //   softmax  log p(start) + log p(end), each a softmax over the window's tokens.
   // Within one window all three rank alike. bench/results/calibration.json measures them.
   std::string score_calibration = "raw";
-  // What the reader computes in: float32, or bfloat16 (weights and activations; faster on CPUs
-  // with AVX512_BF16 and on GPUs, accuracy in the model cards); empty: the model's own dtype
+  // What the reader computes in: float32; bfloat16 (weights and activations; faster on CPUs
+  // with AVX512_BF16 and on GPUs); or int8 (CPU only: linear layers' weights int8 per output
+  // channel, activations quantized on the fly, the rest float32; fastest with VNNI). Accuracy
+  // of each in the model cards. Empty: the model's own dtype
   // (QaModel::load gives float32). The reader converts a copy; a shared model is left alone.
   std::string dtype;
 };
 
-// "", "float32" or "bfloat16" (ReaderOptions::dtype); anything else: std::invalid_argument.
+// "", "float32", "bfloat16" or "int8" (ReaderOptions::dtype); anything else: std::invalid_argument.
 void check_reader_dtype(const std::string& name);
 
 // "raw", "null" or "softmax" (ReaderOptions::score_calibration); anything else: std::invalid_argument.
