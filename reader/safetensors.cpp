@@ -30,6 +30,10 @@ using json = nlohmann::json;
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
 
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the limit Hugging Face's reader applies
+// Far above any real checkpoint (a 70B model has ~1,000 tensors per shard) and far below what
+// a 100 MB header could otherwise make us allocate.
+constexpr size_t kMaxTensorsPerFile = 1'000'000;
+constexpr uintmax_t kMaxIndexBytes = 100'000'000;
 
 struct Dtype {
   const char* name;
@@ -157,6 +161,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     fail(path, std::string("header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) fail(path, "header is not a JSON object");
+  if (header.size() > kMaxTensorsPerFile)
+    fail(path, "header lists " + std::to_string(header.size()) + " tensors (limit " +
+                   std::to_string(kMaxTensorsPerFile) + ")");
 
   for (const auto& [name, entry] : header.items()) {
     if (name != "__metadata__") {
@@ -193,6 +200,34 @@ at::Tensor SafetensorsFile::get(const std::string& name) const {
       const_cast<char*>(src), info.shape, [mapping = mapping_](void*) {}, options);
 }
 
+namespace {
+
+// A shard an index names must be a file in the index's own directory (or below it): an
+// absolute path, a ".." component or a symbolic link that leads out is refused, so that a
+// downloaded checkpoint cannot make us read (and serve logits of) any other file.
+fs::path shard_inside(const std::string& index, const fs::path& dir, const std::string& shard,
+                      const std::string& tensor) {
+  const fs::path relative(shard);
+  auto refuse = [&](const std::string& why) {
+    fail(index, "shard '" + shard + "' (listed for " + tensor_ref(tensor) + ") " + why + "; refused");
+  };
+  if (shard.empty()) refuse("is empty");
+  if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory())
+    refuse("is an absolute path");
+  for (const auto& part : relative)
+    if (part == "..") refuse("climbs out of the model directory with '..'");
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(dir.empty() ? fs::path(".") : dir, ec);
+  const fs::path resolved = fs::weakly_canonical(dir / relative, ec);
+  if (ec) refuse("cannot be resolved: " + ec.message());
+  const auto [base_end, unused] = std::mismatch(base.begin(), base.end(), resolved.begin(), resolved.end());
+  (void)unused;
+  if (base_end != base.end()) refuse("leads outside the model directory (through a symbolic link) to " + resolved.string());
+  return dir / relative;
+}
+
+}  // namespace
+
 Checkpoint::Checkpoint(const std::string& path_or_dir) : path_(path_or_dir) {
   const fs::path root(path_or_dir);
   std::error_code ec;
@@ -205,6 +240,11 @@ Checkpoint::Checkpoint(const std::string& path_or_dir) : path_(path_or_dir) {
   // Hugging Face sharded layout: {"metadata": {...}, "weight_map": {tensor: shard file}}.
   auto add_index = [this](const fs::path& index_path) {
     const std::string index = index_path.string();
+    std::error_code size_ec;
+    const auto index_bytes = fs::file_size(index_path, size_ec);
+    if (!size_ec && index_bytes > kMaxIndexBytes)
+      fail(index, std::to_string(index_bytes) + " bytes is too large for a shard index (limit " +
+                      std::to_string(kMaxIndexBytes) + ")");
     std::ifstream in(index_path);
     if (!in) fail(index, "cannot open: " + errno_text());
     json j;
@@ -222,8 +262,9 @@ Checkpoint::Checkpoint(const std::string& path_or_dir) : path_(path_or_dir) {
       const std::string shard = shard_json.get<std::string>();
       const auto [it, first_use] = shard_ids.emplace(shard, files_.size());
       if (first_use) {
+        const fs::path shard_path = shard_inside(index, index_path.parent_path(), shard, name);
         try {
-          files_.push_back(std::make_unique<SafetensorsFile>((index_path.parent_path() / shard).string()));
+          files_.push_back(std::make_unique<SafetensorsFile>(shard_path.string()));
         } catch (const std::exception& e) {
           fail(index, "shard '" + shard + "' (listed for " + tensor_ref(name) + "): " + e.what());
         }

@@ -324,6 +324,39 @@ TEST_CASE("bad checkpoints name the file and the tensor", "[safetensors]") {
     CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }),
                Contains(index) && Contains("'ghost'") && Contains("shard.safetensors"));
   }
+  SECTION("an index may not name files outside the model directory") {
+    // A real safetensors file outside the model directory, which the index tries to reach.
+    TempDir outside;
+    save_safetensors(outside / "secret.safetensors", {{"a", at::ones({1})}});
+    std::filesystem::create_directories(dir.path / "sub");
+    save_safetensors(dir / "sub/inner.safetensors", {{"b", at::ones({1})}});
+    const auto relative_out = std::filesystem::relative(outside.path / "secret.safetensors", dir.path).string();
+    REQUIRE(relative_out.rfind("..", 0) == 0);
+    write_index({{"a", relative_out}});
+    CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains(index) && Contains("'..'") && Contains("refused"));
+    write_index({{"a", "sub/../../x.safetensors"}});
+    CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains("'..'"));
+    write_index({{"a", outside / "secret.safetensors"}});
+    CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains("absolute path") && Contains("refused"));
+    std::filesystem::create_symlink(outside / "secret.safetensors", dir.path / "link.safetensors");
+    write_index({{"a", "link.safetensors"}});
+    CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains("symbolic link") && Contains("refused"));
+    std::filesystem::create_directory_symlink(outside.path, dir.path / "linked_dir");
+    write_index({{"a", "linked_dir/secret.safetensors"}});
+    CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains("outside the model directory"));
+    write_index({{"b", "sub/inner.safetensors"}});  // a subdirectory is inside
+    CHECK(Checkpoint(dir.path.string()).names() == std::vector<std::string>{"b"});
+  }
+  SECTION("a header listing more tensors than any checkpoint has is refused") {
+    std::string header = "{";
+    for (int i = 0; i < 1'000'001; ++i)
+      header += (i ? "," : "") + ("\"t" + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+    header += "}";
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((uint64_t(header.size()) >> (8 * i)) & 0xff);
+    write_file(dir / "model.safetensors", bytes + header);
+    CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains("tensors (limit"));
+  }
   SECTION("index without weight_map, or not JSON") {
     write_file(index, R"({"metadata": {}})");
     CHECK_THAT(error_of([&] { Checkpoint c(dir.path.string()); }), Contains(index) && Contains("weight_map"));
