@@ -11,7 +11,7 @@ torch_version="${LONGQA_TORCH_VERSION:-2.11.0}"   # CUDA 13.0 build; the GPU mac
 
 debs=(build-essential cmake git pkg-config python3 python3-venv python3-bs4
       libfaiss-dev libeigen3-dev libboost-dev nlohmann-json3-dev catch2
-      libopenblas0-pthread libopenblas-pthread-dev libutf8proc-dev libsqlite3-dev curl)
+      libopenblas0-pthread libopenblas-pthread-dev libutf8proc-dev libsqlite3-dev libssl-dev openssl curl)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

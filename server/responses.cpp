@@ -10,6 +10,8 @@ namespace {
 const char* error_type(int status) {
   switch (status) {
     case 400: return "invalid_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
     case 413: case 431: return "too_large";

@@ -15,6 +15,8 @@ struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::string body;
+  std::string authorization;  // the Authorization header ("" when absent)
+  std::string origin;         // the Origin header, for CORS ("" when absent)
 };
 
 struct Response {
@@ -23,6 +25,7 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
   std::string endpoint = "other";  // the route pattern, for metrics
+  std::string key_name;            // the API key's name (never the key), for the access log
 };
 
 // Called once per request, from an I/O thread or a worker thread.

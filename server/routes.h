@@ -20,6 +20,7 @@ struct RouteMatch {
   const Route* route = nullptr;   // set when matched
   std::optional<Response> error;  // set when not
   std::string id;                 // the {id} of /v1/documents/{id}, decoded
+  std::string key_name;           // the API key that was let in (set by the Service)
 };
 RouteMatch match_route(const std::string& method, const std::string& target);
 

@@ -1,6 +1,6 @@
-// The HTTP transport: an acceptor, one session per connection, timeouts, limits,
-// keep-alive, graceful shutdown. The server's only Boost.Beast translation unit; the API
-// itself is the Service's.
+// The HTTP transport: an acceptor, one session per connection (plain TCP or TLS), timeouts,
+// the connection limit, keep-alive, request ids, the access log, graceful shutdown. The
+// server's only Boost.Beast translation unit; the API itself is the Service's.
 #include "server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -9,19 +9,25 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <sys/resource.h>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <future>
 #include <iostream>
+#include <list>
 #include <mutex>
+#include <random>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "longqa/common/stopwatch.h"
@@ -32,6 +38,7 @@ namespace longqa::server {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -43,6 +50,25 @@ std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1e3));
 }
 
+// A client's own X-Request-Id is kept when it is short and plain; otherwise we make one.
+bool valid_request_id(beast::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+}
+
+// What the connection limit may close: a connection between requests or in the middle of
+// a header (a slow client), the one waiting longest first; never one with a request in flight.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  virtual ~Connection() = default;
+  virtual void evict() = 0;  // any thread: close soon
+  std::atomic<bool> waiting{true};
+  std::atomic<int64_t> waiting_since{0};  // steady-clock ns
+  std::atomic<bool> evicted{false};
+};
+
 }  // namespace
 
 // Everything the sessions share, and the server's lifecycle.
@@ -51,12 +77,20 @@ class HttpServer {
   explicit HttpServer(ServerSettings settings)
       : service_(std::move(settings)),
         settings_(service_.settings()),
+        request_id_prefix_(static_cast<uint32_t>(std::random_device{}())),
         work_(net::make_work_guard(ioc_)),
         acceptor_(net::make_strand(ioc_)) {
+    if (!settings_.tls_certificate.empty()) tls_.emplace(make_tls_context());
     service_.metrics().add_gauge("longqa_requests_in_flight", "Requests read and not yet answered.",
                                  [this] { return static_cast<double>(in_flight_.load()); });
     service_.metrics().add_gauge("longqa_connections_open", "Open client connections.",
                                  [this] { return static_cast<double>(connections_.load()); });
+    service_.metrics().add_gauge("longqa_connections_evicted_total",
+                                 "Waiting connections closed to make room under max_connections.",
+                                 [this] { return static_cast<double>(evicted_total_.load()); });
+    service_.metrics().add_gauge("longqa_connections_refused_total",
+                                 "Connections refused (503) because max_connections were all busy.",
+                                 [this] { return static_cast<double>(refused_total_.load()); });
   }
 
   ~HttpServer() {
@@ -81,15 +115,46 @@ class HttpServer {
   bool closing() const { return closing_; }
   std::atomic<int>& in_flight() { return in_flight_; }
   std::atomic<int>& connections() { return connections_; }
+  std::atomic<int>& evicting() { return evicting_; }
+
+  // The registry the connection limit chooses from; a connection is in it while it lives.
+  std::list<Connection*>::iterator add_connection(Connection* c) {
+    std::lock_guard<std::mutex> lock(connections_mutex_);
+    return open_.insert(open_.end(), c);
+  }
+  void remove_connection(std::list<Connection*>::iterator it) {
+    std::lock_guard<std::mutex> lock(connections_mutex_);
+    open_.erase(it);
+  }
+  std::string next_request_id() {
+    char id[32];
+    std::snprintf(id, sizeof id, "%08x-%010llu", request_id_prefix_,
+                  static_cast<unsigned long long>(++request_count_));
+    return id;
+  }
+  void log_request(const std::string& line) { log(line); }
 
  private:
   void accept();
+  ssl::context make_tls_context() const;
+  void raise_file_limit() const;
+  // At max_connections: close the connection waiting longest, or refuse the new one.
+  bool make_room();
+  void refuse(tcp::socket socket);
+  template <class Stream>
+  void start_session(tcp::socket socket);
 
   Service service_;
   const ServerSettings& settings_;
   // Before ioc_: sessions still queued in it count themselves out when it is destroyed.
   std::atomic<bool> closing_{false};
-  std::atomic<int> in_flight_{0}, connections_{0};
+  std::atomic<int> in_flight_{0}, connections_{0}, evicting_{0};
+  std::atomic<uint64_t> evicted_total_{0}, refused_total_{0};
+  std::mutex connections_mutex_;
+  std::list<Connection*> open_;
+  std::optional<ssl::context> tls_;
+  const uint32_t request_id_prefix_;
+  std::atomic<uint64_t> request_count_{0};
   net::io_context ioc_;
   net::executor_work_guard<net::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
@@ -107,56 +172,106 @@ class HttpServer {
 
 namespace {
 
-// One connection: read a request (header, then body), answer it, and again while the
-// client keeps the connection alive. Everything runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: (the TLS handshake,) read a request (header, then body), answer it, and
+// again while the client keeps the connection alive. Everything runs on the connection's
+// strand. Stream is beast::tcp_stream, or beast::ssl_stream over one.
+template <class Stream>
+class Session : public Connection {
  public:
-  Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(tcp::socket socket, HttpServer& server, ssl::context* tls)
+      : stream_(make_stream(std::move(socket), tls)), server_(server), registered_(server.add_connection(this)) {
     ++server_.connections();
+    mark_waiting();
   }
-  ~Session() { --server_.connections(); }
+  ~Session() override {
+    server_.remove_connection(registered_);
+    if (evicted) --server_.evicting();
+    --server_.connections();
+  }
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+    net::dispatch(stream_.get_executor(), [self = self_ptr()] {
+      if constexpr (kTls) {
+        self->lowest().expires_after(to_ms(self->settings().header_timeout_s));
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();  // not TLS, a bad handshake, or too slow
+          self->wait_for_request();
+        });
+      } else {
+        self->wait_for_request();
+      }
+    });
+  }
+
+  void evict() override {
+    net::post(stream_.get_executor(), [self = self_ptr()] {
+      if (self->waiting) self->close();
+    });
   }
 
  private:
+  static Stream make_stream(tcp::socket socket, ssl::context* tls) {
+    if constexpr (kTls)
+      return Stream(std::move(socket), *tls);
+    else
+      return Stream(std::move(socket));
+  }
+  std::shared_ptr<Session> self_ptr() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
   const ServerSettings& settings() const { return server_.settings(); }
 
-  // Idle until the first byte of the next request (idle_timeout_s), unless it is already here.
-  // While shutting down, a request on a kept-alive connection still gets its answer (a 503
-  // with Connection: close) rather than a reset.
+  void mark_waiting() {
+    waiting = true;
+    waiting_since = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  }
+
+  // Idle until the first byte of the next request, unless it is already here: a new
+  // connection for header_timeout_s, a kept-alive one for idle_timeout_s. While shutting
+  // down, a request on a kept-alive connection still gets its answer (a 503 with
+  // Connection: close) rather than a reset.
   void wait_for_request() {
+    mark_waiting();
     if (buffer_.size() > 0) return read_header();
-    stream_.expires_after(to_ms(settings().idle_timeout_s));
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    lowest().expires_after(to_ms(requests_ == 0 ? settings().header_timeout_s : settings().idle_timeout_s));
+    stream_.async_read_some(buffer_.prepare(4096), [self = self_ptr()](beast::error_code ec, size_t n) {
       if (ec) return self->close();  // timeout, or the client went away
       self->buffer_.commit(n);
       self->read_header();
     });
   }
 
-  // The whole request must arrive within read_timeout_s of its first byte (slow clients are cut off).
+  // The header must be complete within header_timeout_s of its first byte, the whole
+  // request within read_timeout_s (slow clients are cut off).
   void read_header() {
     head_ = false;
+    origin_.clear();
+    request_id_.clear();
+    first_byte_ = Clock::now();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(settings().max_header_bytes));
     parser_->body_limit(static_cast<uint64_t>(settings().max_body_bytes));
-    stream_.expires_after(to_ms(settings().read_timeout_s));
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    lowest().expires_after(to_ms(std::min(settings().header_timeout_s, settings().read_timeout_s)));
+    http::async_read_header(stream_, buffer_, *parser_, [self = self_ptr()](beast::error_code ec, size_t) {
       if (ec) return self->fail_read(ec);
       self->on_header();
     });
   }
 
   void on_header() {
+    waiting = false;  // a request is under way: the connection limit leaves it alone
+    ++requests_;
     const auto& req = parser_->get();
+    request_id_ = valid_request_id(req["X-Request-Id"]) ? std::string(req["X-Request-Id"]) : server_.next_request_id();
+    origin_ = std::string(req[http::field::origin]);
+    lowest().expires_at(first_byte_ + to_ms(settings().read_timeout_s));
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       // The client waits for our word before sending the body: refuse now what would be refused anyway.
-      if (auto refusal = server_.service().check_route(std::string(req.method_string()), std::string(req.target())))
+      if (auto refusal = server_.service().check_route(head_of(req)))
         return send(std::move(*refusal), /*keep_alive=*/false);
       continue_ = http::response<http::empty_body>(http::status::continue_, req.version());
-      return http::async_write(stream_, continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      return http::async_write(stream_, continue_, [self = self_ptr()](beast::error_code ec, size_t) {
         if (ec) return self->close();
         self->read_body();
       });
@@ -164,8 +279,17 @@ class Session : public std::enable_shared_from_this<Session> {
     read_body();
   }
 
+  static Request head_of(const http::request<http::string_body>& req) {
+    Request r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.authorization = std::string(req[http::field::authorization]);
+    r.origin = std::string(req[http::field::origin]);
+    return r;
+  }
+
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    http::async_read(stream_, buffer_, *parser_, [self = self_ptr()](beast::error_code ec, size_t) {
       if (ec) return self->fail_read(ec);
       self->dispatch_request();
     });
@@ -195,9 +319,12 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     head_ = req.method() == http::verb::head;
     request_start_ = Clock::now();
-    Request request{std::string(req.method_string()), std::string(req.target()), std::move(req.body())};
+    Request request = head_of(req);
+    method_ = request.method;
+    path_ = request.target.substr(0, request.target.find('?'));  // the log leaves the query out
+    request.body = std::move(req.body());
     // Answers may come from a worker thread: back to this connection's strand.
-    auto respond = [self = shared_from_this()](Response response) {
+    auto respond = [self = self_ptr()](Response response) {
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->send(std::move(response), self->keep_alive_);
       });
@@ -212,17 +339,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(Response r, bool keep_alive) {
     const double seconds = seconds_since(request_start_);
     server_.service().metrics().count_request(r.endpoint, r.status, in_flight_ ? seconds : 0.0);
+    if (request_id_.empty()) request_id_ = server_.next_request_id();
+    server_.service().decorate(r, origin_);
+    if (settings().access_log || r.status == 500)
+      server_.log_request(request_id_ + " " + (method_.empty() ? "-" : method_) + " " + (path_.empty() ? "-" : path_) +
+                          " " + std::to_string(r.status) + " " + std::to_string(in_flight_ ? seconds * 1e3 : 0.0) +
+                          " ms key=" + (r.key_name.empty() ? "-" : r.key_name) +
+                          (r.status == 500 ? " " + r.body : ""));
     response_ = {};
     response_.version(version_);
     response_.result(static_cast<unsigned>(r.status));
     response_.set(http::field::server, "longqa/" LONGQA_VERSION);
     response_.set(http::field::content_type, r.content_type);
+    response_.set("X-Request-Id", request_id_);
     for (const auto& [name, value] : r.headers) response_.set(name, value);
     if (!head_) response_.body() = std::move(r.body);  // HEAD: the header alone
     response_.keep_alive(keep_alive && !server_.closing());
     response_.prepare_payload();
-    stream_.expires_after(to_ms(settings().write_timeout_s));
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    lowest().expires_after(to_ms(settings().write_timeout_s));
+    http::async_write(stream_, response_, [self = self_ptr()](beast::error_code ec, size_t) {
       self->on_written(ec);
     });
   }
@@ -232,23 +367,30 @@ class Session : public std::enable_shared_from_this<Session> {
       --server_.in_flight();
       in_flight_ = false;
     }
+    method_.clear();
+    path_.clear();
     if (ec) return close();
     if (!response_.keep_alive()) return linger_close();
     wait_for_request();
   }
 
   // Half-close, then read and drop what the client still sends for a moment: closing with
-  // unread data (a refused body) would reset the connection before the client read our answer.
+  // unread data (a refused body) would reset the connection before the client read our
+  // answer. Over TLS: the TLS close_notify, then close.
   void linger_close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min(to_ms(settings().read_timeout_s), std::chrono::milliseconds(2000)));
-    drain();
+    lowest().expires_after(std::min(to_ms(settings().read_timeout_s), std::chrono::milliseconds(2000)));
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = self_ptr()](beast::error_code) { self->close(); });
+    } else {
+      beast::error_code ignored;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      drain();
+    }
   }
 
   void drain() {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(16384), [self = shared_from_this()](beast::error_code ec, size_t) {
+    stream_.async_read_some(buffer_.prepare(16384), [self = self_ptr()](beast::error_code ec, size_t) {
       if (ec) return self->close();
       self->drain();
     });
@@ -256,23 +398,104 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().close(ignored);
+    lowest().socket().close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   HttpServer& server_;
+  const std::list<Connection*>::iterator registered_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::empty_body> continue_;
   http::response<http::string_body> response_;
-  Clock::time_point request_start_ = Clock::now();
+  Clock::time_point request_start_ = Clock::now(), first_byte_ = Clock::now();
+  std::string request_id_, origin_, method_, path_;
+  int64_t requests_ = 0;  // requests whose header arrived on this connection
   bool keep_alive_ = false, in_flight_ = false, head_ = false;
   unsigned version_ = 11;
 };
 
 }  // namespace
 
+ssl::context HttpServer::make_tls_context() const {
+  ssl::context tls(ssl::context::tls_server);
+  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  try {
+    tls.use_certificate_chain_file(settings_.tls_certificate);
+  } catch (const boost::system::system_error& e) {
+    throw std::invalid_argument("tls_certificate " + settings_.tls_certificate + ": " + e.code().message() +
+                                " (expected a PEM certificate file)");
+  }
+  try {
+    tls.use_private_key_file(settings_.tls_key, ssl::context::pem);
+  } catch (const boost::system::system_error& e) {
+    throw std::invalid_argument("tls_key " + settings_.tls_key + ": " + e.code().message() +
+                                " (expected the PEM private key of tls_certificate)");
+  }
+  return tls;
+}
+
+// Each connection holds a descriptor: lift the soft limit toward max_connections (the hard
+// limit allowing), and say so when it cannot be reached.
+void HttpServer::raise_file_limit() const {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(settings_.max_connections) + 256;  // models, index, logs
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur < wanted)
+    log("warning: max_connections " + std::to_string(settings_.max_connections) + " needs about " +
+        std::to_string(wanted) + " open files, the limit is " + std::to_string(limit.rlim_cur) +
+        " (ulimit -n): connections past it fail to open");
+}
+
+bool HttpServer::make_room() {
+  if (connections_ - evicting_ < settings_.max_connections) return true;
+  std::shared_ptr<Connection> victim;
+  {
+    std::lock_guard<std::mutex> lock(connections_mutex_);
+    Connection* oldest = nullptr;
+    for (Connection* c : open_)
+      if (c->waiting && !c->evicted && (!oldest || c->waiting_since < oldest->waiting_since)) oldest = c;
+    if (oldest) {
+      victim = oldest->weak_from_this().lock();  // null when it is being destroyed: room anyway
+      oldest->evicted = true;
+      ++evicting_;
+    }
+  }
+  if (!victim) return evicting_ > 0 || connections_ - evicting_ < settings_.max_connections;
+  ++evicted_total_;
+  victim->evict();
+  return true;  // `victim` is released here, outside the lock (its destructor takes it)
+}
+
+void HttpServer::refuse(tcp::socket socket) {
+  ++refused_total_;
+  static const std::string kBusy = [] {
+    const std::string body =
+        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"all max_connections connections are "
+        "busy; retry later\",\"type\":\"unavailable\"}}";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+           "Retry-After: 1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(net::buffer(kBusy), ignored);  // a fresh socket's buffer takes it whole
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+template <class Stream>
+void HttpServer::start_session(tcp::socket socket) {
+  std::make_shared<Session<Stream>>(std::move(socket), *this, tls_ ? &*tls_ : nullptr)->start();
+}
+
 void HttpServer::start() {
+  raise_file_limit();
   tcp::resolver resolver(ioc_);
   const auto endpoints = resolver.resolve(settings_.host, std::to_string(settings_.port), tcp::resolver::passive);
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
@@ -284,7 +507,7 @@ void HttpServer::start() {
   started_ = true;
   accept();
   for (int64_t i = 0; i < settings_.io_threads; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
-  log("listening on http://" + endpoint.address().to_string() + ":" + std::to_string(port_) + " (loading " +
+  log(std::string("listening on ") + (tls_ ? "https://" : "http://") + endpoint.address().to_string() + ":" + std::to_string(port_) + " (loading " +
       settings_.reader_dir + ")");
   loader_ = std::thread([this] {
     const auto t0 = Clock::now();
@@ -309,7 +532,12 @@ void HttpServer::accept() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Session>(std::move(socket), *this)->start();
+    if (!make_room())
+      refuse(std::move(socket));
+    else if (tls_)
+      start_session<beast::ssl_stream<beast::tcp_stream>>(std::move(socket));
+    else
+      start_session<beast::tcp_stream>(std::move(socket));
     accept();
   });
 }

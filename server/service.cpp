@@ -1,6 +1,9 @@
 #include "service.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
 #include "jobs.h"
@@ -25,8 +28,17 @@ constexpr int64_t kDefaultTopKRetrieve = 10;
 
 }  // namespace
 
-Service::Service(ServerSettings settings) : settings_(std::move(settings)) {
+Service::Service(ServerSettings settings)
+    : settings_(std::move(settings)),
+      access_(AccessControl::from_settings(settings_.api_keys_file, settings_.api_keys, settings_.key_rate_limit)) {
   settings_.validate();
+  std::stringstream origins(settings_.cors_origins);
+  for (std::string origin; std::getline(origins, origin, ',');) {
+    while (!origin.empty() && origin.back() == ' ') origin.pop_back();
+    while (!origin.empty() && origin.front() == ' ') origin.erase(origin.begin());
+    while (!origin.empty() && origin.back() == '/') origin.pop_back();  // "https://a.example/" is "https://a.example"
+    if (!origin.empty()) cors_origins_.push_back(origin);
+  }
   openapi_ = json::parse(kOpenApiText);
   fill_limits(openapi_, settings_);
   build_info_ = build_info(settings_);
@@ -92,16 +104,67 @@ void Service::stop() {
   }
 }
 
-std::optional<Response> Service::check_route(const std::string& method, const std::string& target) const {
-  return match_route(method, target).error;
+std::variant<RouteMatch, Response> Service::admit(const Request& request) {
+  RouteMatch m = match_route(request.method, request.target);
+  if (m.error) return std::move(*m.error);
+  const auto decision = access_.authorize(request.authorization, required_scope(request.method, m.route->pattern));
+  if (decision.status != 200) {
+    Response r = error(decision.status, decision.code, decision.message);
+    if (!decision.www_authenticate.empty()) r.headers.emplace_back("WWW-Authenticate", decision.www_authenticate);
+    if (decision.status == 429)
+      r.headers.emplace_back("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(decision.retry_after_s))));
+    r.endpoint = m.route->pattern;
+    r.key_name = decision.key_name;
+    return r;
+  }
+  m.key_name = decision.key_name;
+  return m;
+}
+
+std::optional<Response> Service::check_route(const Request& head) {
+  if (head.method == "OPTIONS") return std::nullopt;
+  auto admitted = admit(head);
+  if (auto* refusal = std::get_if<Response>(&admitted)) return std::move(*refusal);
+  return std::nullopt;
+}
+
+bool Service::origin_allowed(const std::string& origin) const {
+  if (origin.empty()) return false;
+  return std::any_of(cors_origins_.begin(), cors_origins_.end(),
+                     [&](const std::string& allowed) { return allowed == "*" || allowed == origin; });
+}
+
+void Service::decorate(Response& response, const std::string& origin) const {
+  if (!origin_allowed(origin)) return;
+  response.headers.emplace_back("Access-Control-Allow-Origin", origin);
+  response.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, WWW-Authenticate");
+  response.headers.emplace_back("Vary", "Origin");
+}
+
+// A browser asks before a cross-origin POST or a request with Authorization. Answered
+// without a key (browsers send none here); an origin not allowed gets no CORS headers.
+Response Service::preflight(const Request& request) const {
+  Response r;
+  r.status = 204;
+  r.endpoint = "preflight";
+  r.content_type = "text/plain";
+  if (origin_allowed(request.origin)) {
+    r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+    r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id");
+    r.headers.emplace_back("Access-Control-Max-Age", "600");
+  }
+  return r;
 }
 
 void Service::handle(Request request, Respond respond) {
-  RouteMatch m = match_route(request.method, request.target);
-  if (m.error) return respond(std::move(*m.error));
+  if (request.method == "OPTIONS") return respond(preflight(request));
+  auto admitted = admit(request);
+  if (auto* refusal = std::get_if<Response>(&admitted)) return respond(std::move(*refusal));
+  RouteMatch& m = std::get<RouteMatch>(admitted);
   const std::string& endpoint = m.route->pattern;
-  Respond reply = [respond = std::move(respond), endpoint](Response r) {
+  Respond reply = [respond = std::move(respond), endpoint, key = m.key_name](Response r) {
     r.endpoint = endpoint;
+    r.key_name = key;
     respond(std::move(r));
   };
   if (endpoint == "/health") return reply(health());

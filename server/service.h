@@ -12,8 +12,10 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "access.h"
 #include "metrics.h"
 #include "responses.h"
 #include "routes.h"
@@ -47,9 +49,12 @@ class Service {
   // requests have finished.
   void stop();
 
-  // Checks method and path alone (before the body is read): the error to answer, if any.
-  std::optional<Response> check_route(const std::string& method, const std::string& target) const;
+  // Checks method, path and API key alone (before the body is read): the error to answer, if any.
+  std::optional<Response> check_route(const Request& head);
   void handle(Request request, Respond respond);
+  // What every response gets, whoever made it (the transport's own errors too): the CORS
+  // headers when `origin` may call us.
+  void decorate(Response& response, const std::string& origin) const;
 
   static Response error(int status, const std::string& code, const std::string& message) {
     return error_response(status, code, message);
@@ -63,6 +68,10 @@ class Service {
  private:
   enum class State { kLoading, kReady, kShuttingDown, kFailed };
   void enqueue(std::unique_ptr<Job> job, const Respond& respond);
+  // The route matched, and the key allowed: or the error to answer.
+  std::variant<RouteMatch, Response> admit(const Request& request);
+  bool origin_allowed(const std::string& origin) const;
+  Response preflight(const Request& request) const;  // OPTIONS from a browser
 
   Response health() const;
   Response info() const;
@@ -79,6 +88,8 @@ class Service {
   void refresh_index_info();
 
   ServerSettings settings_;
+  AccessControl access_;
+  std::vector<std::string> cors_origins_;
   Metrics metrics_;
   nlohmann::json openapi_;  // with the settings' limits filled in
   std::atomic<State> state_{State::kLoading};

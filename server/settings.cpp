@@ -117,6 +117,23 @@ const std::vector<SettingSpec>& setting_specs() {
       string_setting("host", &S::host, "address to listen on"),
       int_setting("port", &S::port, "TCP port (0 = any free port)"),
       int_setting("io_threads", &S::io_threads, "threads serving HTTP connections"),
+      int_setting("max_connections", &S::max_connections,
+                  "open connections at most: past it the one waiting longest for a request is closed, or "
+                  "when all are busy the new one is refused (503)"),
+      string_setting("tls_certificate", &S::tls_certificate, "PEM certificate (chain) file: serve HTTPS (with --tls-key)"),
+      string_setting("tls_key", &S::tls_key, "PEM private key file of --tls-certificate"),
+      string_setting("api_keys_file", &S::api_keys_file,
+                     "file of API keys, one '<name> <scopes> <key>' per line (scopes: read,write,admin; key: 16+ "
+                     "characters, or sha256:<hex digest>); with keys, every endpoint but /health needs "
+                     "'Authorization: Bearer <key>'"),
+      {"api_keys", "API keys as in --api-keys-file, ';'-separated (prefer the file or the environment: a "
+                   "flag shows in the process list)",
+       false, [](S& s, const std::string& v) { s.api_keys = v; },
+       [](const S& s) { return s.api_keys.empty() ? std::string() : std::string("(hidden)"); }},
+      double_setting("key_rate_limit", &S::key_rate_limit, "requests per second per API key, 0 = no limit (429 beyond)"),
+      string_setting("cors_origins", &S::cors_origins,
+                     "origins a browser page may call the API from, comma-separated ('*' = any); none by default"),
+      bool_setting("access_log", &S::access_log, "log one line per request (request id, key name, status, time)"),
       string_setting("reader", &S::reader_dir, "reader model directory (config.json, model.safetensors, vocab.txt)"),
       string_setting("index", &S::index_dir, "index directory; without it only /v1/read is served"),
       string_setting("encoder", &S::encoder,
@@ -134,7 +151,7 @@ const std::vector<SettingSpec>& setting_specs() {
       int_setting("batch_windows", &S::batch_windows, "reader windows per forward pass, at most"),
       int_setting("batch_tokens", &S::batch_tokens,
                   "reader tokens per forward pass, padding included, at most (a longer window is read alone)"),
-      string_setting("dtype", &S::dtype, "what the reader computes in: float32 or bfloat16"),
+      string_setting("dtype", &S::dtype, "what the reader computes in: float32, bfloat16 or int8 (CPU only)"),
       bool_setting("allow_no_answer", &S::allow_no_answer, "let the reader answer 'no answer'"),
       string_setting("score_calibration", &S::score_calibration,
                      "how span scores of different windows and documents are compared: raw, null (minus the "
@@ -153,6 +170,9 @@ const std::vector<SettingSpec>& setting_specs() {
       int_setting("max_documents", &S::max_documents, "documents per POST /v1/documents"),
       int_setting("max_top_k_answers", &S::max_top_k_answers, "largest top_k_answers"),
       int_setting("max_top_k_documents", &S::max_top_k_documents, "largest top_k_documents / top_k"),
+      double_setting("header_timeout_s", &S::header_timeout_s,
+                     "seconds a new connection has to send its first request header, and any request header "
+                     "from its first byte (slow or half-sent headers are cut off)"),
       double_setting("read_timeout_s", &S::read_timeout_s, "seconds to receive a whole request from its first byte"),
       double_setting("write_timeout_s", &S::write_timeout_s, "seconds to send a whole response"),
       double_setting("idle_timeout_s", &S::idle_timeout_s, "seconds a keep-alive connection may wait for its next request"),
@@ -168,6 +188,9 @@ void ServerSettings::validate() const {
   require(!reader_dir.empty(), "reader is required: the reader model directory");
   require(port >= 0 && port <= 65535, "port must be in 0..65535");
   require(io_threads >= 1, "io_threads must be >= 1");
+  require(max_connections >= 1, "max_connections must be >= 1");
+  require(tls_certificate.empty() == tls_key.empty(), "tls_certificate and tls_key go together: give both or neither");
+  require(key_rate_limit >= 0, "key_rate_limit must be >= 0");
   require(retrieval_mode == "fused" || retrieval_mode == "dense" || retrieval_mode == "bm25",
           "retrieval_mode must be fused, dense or bm25");
   require(commit_interval_s >= 0, "commit_interval_s must be >= 0");
@@ -194,7 +217,7 @@ void ServerSettings::validate() const {
   require(max_documents >= 1, "max_documents must be >= 1");
   require(max_top_k_answers >= 1, "max_top_k_answers must be >= 1");
   require(max_top_k_documents >= 1, "max_top_k_documents must be >= 1");
-  require(read_timeout_s > 0 && write_timeout_s > 0 && idle_timeout_s > 0 && shutdown_timeout_s > 0,
+  require(header_timeout_s > 0 && read_timeout_s > 0 && write_timeout_s > 0 && idle_timeout_s > 0 && shutdown_timeout_s > 0,
           "timeouts must be > 0");
 }
 

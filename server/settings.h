@@ -17,6 +17,15 @@ struct ServerSettings {
   std::string host = "127.0.0.1";
   int64_t port = 8080;  // 0 = an ephemeral port (Server::port() says which)
   int64_t io_threads = 2;
+  int64_t max_connections = 4096;  // beyond it the connection idle longest is closed, or the new one refused
+  std::string tls_certificate;     // PEM certificate (chain) file: serve HTTPS; with tls_key
+  std::string tls_key;             // PEM private key file
+  // Access (see access.h)
+  std::string api_keys_file;       // one '<name> <scopes> <key>' per line
+  std::string api_keys;            // the same entries, ';'-separated (LONGQA_API_KEYS); never shown
+  double key_rate_limit = 0;       // requests per second per key; 0 = no limit
+  std::string cors_origins;        // origins allowed to call from a browser, comma-separated; "*" = any
+  bool access_log = false;         // one line per request on stderr (request id, key name, status, ms)
   // Model and index
   std::string reader_dir;  // required
   std::string index_dir;   // optional: without it only /v1/read answers
@@ -50,6 +59,7 @@ struct ServerSettings {
   int64_t max_top_k_answers = 20;
   int64_t max_top_k_documents = 100;
   // Timeouts (seconds)
+  double header_timeout_s = 10;  // a new connection's first request header, and any header from its first byte
   double read_timeout_s = 30;    // a whole request, from its first byte
   double write_timeout_s = 30;   // a whole response
   double idle_timeout_s = 60;    // a keep-alive connection waiting for its next request

@@ -1,20 +1,28 @@
 // The server end to end: the real Server on a loopback ephemeral port, driven by a small
 // blocking Beast client. Every response is checked against the server's own
 // /openapi.json; happy paths, each bad-input case, limits, queue-full 429, batching,
-// keep-alive, slow clients, graceful shutdown (also by SIGTERM). Settings precedence and
+// keep-alive, slow clients, graceful shutdown (also by SIGTERM), API keys and scopes, CORS,
+// request ids, the connection limit under 10,000 slow clients, HTTPS. Settings precedence and
 // the service's loading state are checked without a socket.
+#include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,6 +32,7 @@
 
 #include "longqa/pipeline.h"
 #include "longqa/reader.h"
+#include "server/access.h"
 #include "server/json_schema.h"
 #include "server/server.h"
 #include "server/service.h"
@@ -521,6 +530,7 @@ TEST_CASE("server: API v1 over HTTP, every response as documented", "[server]") 
 
 TEST_CASE("server: slow clients and idle connections are cut off", "[server]") {
   ServerSettings settings = test_settings();
+  settings.header_timeout_s = 0.5;  // a new connection that sends nothing
   settings.read_timeout_s = 0.5;
   settings.idle_timeout_s = 0.5;
   TestServer server(settings);
@@ -832,4 +842,377 @@ TEST_CASE("pipeline: the same answers through the library, the CLI and HTTP", "[
     REQUIRE(doc);
     CHECK(doc->text.substr(static_cast<size_t>(a.begin_byte), static_cast<size_t>(a.end_byte - a.begin_byte)) == a.text);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Who may do what: API keys and scopes, CORS, request ids; the connection limit; TLS.
+
+TEST_CASE("access: key lists, scopes, constant-time digests and per-key rates", "[server][access]") {
+  const std::string secret = "k3y-for-the-reader-0123456789";
+  const auto keys = parse_api_keys("# team keys\nreader read " + secret +
+                                       "\nops admin,read sha256:" + std::string(64, 'a') + "\n\nwriter write,read writer-key-0123456789",
+                                   "test");
+  REQUIRE(keys.size() == 3);
+  CHECK(keys[0].name == "reader");
+  CHECK(keys[0].scopes == static_cast<uint8_t>(Scope::kRead));
+  CHECK(keys[1].scopes == (static_cast<uint8_t>(Scope::kAdmin) | static_cast<uint8_t>(Scope::kRead)));
+  CHECK(keys[1].digest[0] == 0xaa);
+
+  // Errors name the entry, never the key.
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_api_keys(text, "LONGQA_API_KEYS");
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(error_of("a read short-key"), Catch::Contains("at least 16") && !Catch::Contains("short-key"));
+  CHECK_THAT(error_of("a read 0123456789abcdef\"<>"), Catch::Contains("may hold only") && !Catch::Contains("0123456789abcdef"));
+  CHECK_THAT(error_of("a delete 0123456789abcdef"), Catch::Contains("unknown scope 'delete'"));
+  CHECK_THAT(error_of("a read 0123456789abcdef; a write fedcba9876543210"), Catch::Contains("given twice"));
+  CHECK_THAT(error_of("a read"), Catch::Contains("entry 1") && Catch::Contains("<name> <scopes> <key>"));
+  CHECK_THAT(error_of("a read sha256:xyz"), Catch::Contains("64 hex digits"));
+
+  CHECK(required_scope("GET", "/health") == Scope::kNone);
+  CHECK(required_scope("POST", "/v1/ask") == Scope::kRead);
+  CHECK(required_scope("GET", "/v1/documents/{id}") == Scope::kRead);
+  CHECK(required_scope("DELETE", "/v1/documents/{id}") == Scope::kWrite);
+  CHECK(required_scope("POST", "/v1/documents") == Scope::kWrite);
+  CHECK(required_scope("GET", "/metrics") == Scope::kAdmin);
+
+  AccessControl open({}, 0);
+  CHECK(!open.enabled());
+  CHECK(open.authorize("", Scope::kWrite).status == 200);
+
+  AccessControl access(keys, 0);
+  CHECK(access.authorize("", Scope::kRead).status == 401);
+  CHECK(access.authorize("Basic dXNlcjpwYXNz", Scope::kRead).status == 401);
+  CHECK(access.authorize("Bearer " + secret + "x", Scope::kRead).status == 401);
+  CHECK(access.authorize("Bearer " + secret, Scope::kNone).status == 200);
+  const auto ok = access.authorize("bearer " + secret, Scope::kRead);
+  CHECK(ok.status == 200);
+  CHECK(ok.key_name == "reader");
+  const auto forbidden = access.authorize("Bearer " + secret, Scope::kWrite);
+  CHECK(forbidden.status == 403);
+  CHECK_THAT(forbidden.www_authenticate, Catch::Contains("insufficient_scope") && Catch::Contains("write"));
+  CHECK_THAT(forbidden.message, !Catch::Contains(secret));
+
+  AccessControl limited(keys, 2);  // 2 per second, bursts of 2
+  CHECK(limited.authorize("Bearer " + secret, Scope::kRead).status == 200);
+  CHECK(limited.authorize("Bearer " + secret, Scope::kRead).status == 200);
+  const auto over = limited.authorize("Bearer " + secret, Scope::kRead);
+  CHECK(over.status == 429);
+  CHECK(over.retry_after_s > 0);
+  CHECK(over.retry_after_s <= 0.5 + 1e-9);
+  CHECK(limited.authorize("Bearer writer-key-0123456789", Scope::kWrite).status == 200);  // each key its own
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(limited.authorize("Bearer " + secret, Scope::kRead).status == 200);
+}
+
+TEST_CASE("server: with API keys every endpoint but /health needs one; CORS; request ids", "[server][access]") {
+  test::TempDir dir("longqa-server-keys");
+  const std::string keys_file = (dir.path() / "keys.txt").string();
+  {
+    std::ofstream out(keys_file);
+    out << "# name scopes key\nreader read reader-key-0123456789abcdef\nadmin admin,read,write admin-key-0123456789abcdef\n";
+  }
+  ServerSettings settings = test_settings();
+  settings.api_keys_file = keys_file;
+  settings.api_keys = "writer write writer-key-0123456789abcdef";
+  settings.cors_origins = "https://app.example, http://localhost:3000/";
+  test::write_random_encoder(dir / "encoder");
+  settings.index_dir = dir / "index";
+  settings.encoder = dir / "encoder";
+  TestServer server(settings);
+  Client client(server.port());
+  const auto bearer = [](const std::string& key) {
+    return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + key}};
+  };
+  const json api = client.request(http::verb::get, "/openapi.json", "", bearer("reader-key-0123456789abcdef")).json_body();
+  const std::string read_body = R"({"question": "which?", "context": "this one"})";
+
+  // /health stays open (load balancers probe it without a key).
+  CHECK(client.get("/health").status == 200);
+
+  Reply no_key = client.post("/v1/read", read_body);
+  check_error(api, no_key, 401, "unauthorized");
+  check_documented(api, "POST", "/v1/read", no_key);
+  CHECK(no_key.headers.count("www-authenticate"));
+  Reply bad_key = client.request(http::verb::post, "/v1/read", read_body, bearer("reader-key-0123456789abcdeX"));
+  check_error(api, bad_key, 401, "unauthorized");
+  CHECK_THAT(bad_key.headers["www-authenticate"], Catch::Contains("invalid_token"));
+  CHECK(client.get("/metrics").status == 401);
+  CHECK(client.get("/openapi.json").status == 401);
+
+  Reply read = client.request(http::verb::post, "/v1/read", read_body, bearer("reader-key-0123456789abcdef"));
+  CHECK(read.status == 200);
+  check_documented(api, "POST", "/v1/read", read);
+
+  const std::string add = R"({"documents": [{"id": "d1", "text": "the cat sat on the mat"}]})";
+  Reply reader_adds = client.request(http::verb::post, "/v1/documents", add, bearer("reader-key-0123456789abcdef"));
+  check_error(api, reader_adds, 403, "forbidden");
+  check_documented(api, "POST", "/v1/documents", reader_adds);
+  CHECK_THAT(reader_adds.body, Catch::Contains("'write' scope") && !Catch::Contains("0123456789"));
+  CHECK(client.request(http::verb::post, "/v1/documents", add, bearer("writer-key-0123456789abcdef")).status == 200);
+  CHECK(client.request(http::verb::get, "/v1/documents/d1", "", bearer("writer-key-0123456789abcdef")).status == 403);
+  CHECK(client.request(http::verb::get, "/v1/documents/d1", "", bearer("reader-key-0123456789abcdef")).status == 200);
+  check_error(api, client.request(http::verb::delete_, "/v1/documents/d1", "", bearer("reader-key-0123456789abcdef")), 403,
+              "forbidden");
+  CHECK(client.request(http::verb::get, "/v1/info", "", bearer("reader-key-0123456789abcdef")).status == 403);
+  CHECK(client.request(http::verb::get, "/v1/info", "", bearer("admin-key-0123456789abcdef")).status == 200);
+  CHECK(client.request(http::verb::delete_, "/v1/documents/d1", "", bearer("admin-key-0123456789abcdef")).status == 200);
+
+  // A refused 100-continue body is refused before it is sent.
+  client.send(http::verb::post, "/v1/documents", add, {{"Expect", "100-continue"}});
+  CHECK(client.receive().status == 401);
+
+  SECTION("request ids: ours on every response, the client's kept when plain") {
+    Client c(server.port());
+    const Reply a = c.get("/health"), b = c.get("/health");
+    REQUIRE(a.headers.count("x-request-id"));
+    CHECK(a.headers.at("x-request-id") != b.headers.at("x-request-id"));
+    CHECK(c.request(http::verb::get, "/health", "", {{"X-Request-Id", "trace-42.a:b"}}).headers.at("x-request-id") ==
+          "trace-42.a:b");
+    const std::string odd = c.request(http::verb::get, "/health", "", {{"X-Request-Id", "bad id<script>"}}).headers.at("x-request-id");
+    CHECK(odd != "bad id<script>");
+    CHECK(c.post("/v1/read", read_body).headers.count("x-request-id"));  // errors too
+  }
+
+  SECTION("CORS: allowed origins get the headers, a preflight needs no key, others get none") {
+    Client c(server.port());
+    Reply preflight = c.request(http::verb::options, "/v1/read", "",
+                                {{"Origin", "https://app.example"},
+                                 {"Access-Control-Request-Method", "POST"},
+                                 {"Access-Control-Request-Headers", "authorization, content-type"}});
+    CHECK(preflight.status == 204);
+    CHECK(preflight.headers["access-control-allow-origin"] == "https://app.example");
+    CHECK_THAT(preflight.headers["access-control-allow-headers"], Catch::Contains("Authorization"));
+    CHECK_THAT(preflight.headers["access-control-allow-methods"], Catch::Contains("POST"));
+    Reply from_local = c.request(http::verb::post, "/v1/read", read_body,
+                                 {{"Origin", "http://localhost:3000"}, {"Authorization", "Bearer reader-key-0123456789abcdef"}});
+    CHECK(from_local.status == 200);
+    CHECK(from_local.headers["access-control-allow-origin"] == "http://localhost:3000");
+    CHECK_THAT(from_local.headers["access-control-expose-headers"], Catch::Contains("X-Request-Id"));
+    Reply denied_but_cors = c.request(http::verb::post, "/v1/read", read_body, {{"Origin", "https://app.example"}});
+    CHECK(denied_but_cors.status == 401);  // the page can read why
+    CHECK(denied_but_cors.headers["access-control-allow-origin"] == "https://app.example");
+    Reply stranger = c.request(http::verb::options, "/v1/read", "", {{"Origin", "https://evil.example"}});
+    CHECK(stranger.headers.count("access-control-allow-origin") == 0);
+    CHECK(c.request(http::verb::get, "/health", "", {{"Origin", "https://evil.example"}}).headers.count("access-control-allow-origin") == 0);
+  }
+}
+
+TEST_CASE("server: a bad key list, or a TLS file that cannot be read, stops the server before it binds", "[server][access]") {
+  ServerSettings settings = test_settings();
+  settings.api_keys = "x read tooshort";
+  CHECK_THROWS_WITH(Server(settings), Catch::Contains("api_keys, entry 1 (x)") && !Catch::Contains("tooshort"));
+  settings = test_settings();
+  settings.api_keys_file = "/nonexistent/keys.txt";
+  CHECK_THROWS_WITH(Server(settings), Catch::Contains("/nonexistent/keys.txt: cannot open"));
+  settings = test_settings();
+  settings.tls_certificate = "/nonexistent/cert.pem";
+  settings.tls_key = "/nonexistent/key.pem";
+  CHECK_THROWS_WITH(Server(settings), Catch::Contains("tls_certificate /nonexistent/cert.pem"));
+  settings.tls_key = "";
+  CHECK_THROWS_WITH(settings.validate(), Catch::Contains("give both or neither"));
+}
+
+namespace {
+
+// Raw loopback sockets: 10,000 Beast clients would each hold an io_context's descriptors.
+int raw_connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Without blocking: has the server closed (or refused) this connection?
+bool raw_closed(int fd) {
+  char buffer[512];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n > 0) continue;  // a 503 before the close
+    return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+}
+
+size_t raise_own_file_limit(size_t wanted) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, limit.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<size_t>(limit.rlim_cur);
+}
+
+}  // namespace
+
+TEST_CASE("server: 10,000 half-sent headers are cut off while /health keeps answering", "[server][slow]") {
+  ServerSettings settings = test_settings();
+  settings.max_connections = 1000;
+  settings.header_timeout_s = 2;
+  TestServer server(settings);
+
+  // Both ends of every connection live in this process: ours, and the server's (at most max_connections).
+  const size_t file_limit = raise_own_file_limit(12000);
+  const size_t slow_count = std::min<size_t>(10000, file_limit > 1500 ? file_limit - 1500 : 0);
+  INFO("open-file limit " << file_limit << ": " << slow_count << " slow connections");
+  REQUIRE(slow_count >= 2000);
+
+  const std::string half_header = "GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: ";
+  std::vector<int> slow;
+  double worst_health_s = 0;
+  auto probe_health = [&] {
+    const auto t0 = Clock::now();
+    Client probe(server.port(), 10);
+    CHECK(probe.get("/health").status == 200);
+    worst_health_s = std::max(worst_health_s, seconds_since(t0));
+  };
+  const auto opened = Clock::now();
+  for (size_t i = 0; i < slow_count; ++i) {
+    const int fd = raw_connect(server.port());
+    REQUIRE(fd >= 0);
+    (void)::send(fd, half_header.data(), half_header.size(), MSG_NOSIGNAL);
+    slow.push_back(fd);
+    if (i % 1000 == 999) probe_health();
+  }
+  const double open_s = seconds_since(opened);
+  probe_health();
+  INFO("opened in " << open_s << " s; slowest /health " << worst_health_s << " s");
+  CHECK(worst_health_s < 2.0);
+
+  // Past header_timeout_s every one is closed: those over the limit at once, the rest by the deadline.
+  const auto deadline = Clock::now() + std::chrono::seconds(8);
+  size_t closed = 0;
+  std::vector<bool> done(slow.size(), false);
+  while (closed < slow.size() && Clock::now() < deadline) {
+    for (size_t i = 0; i < slow.size(); ++i)
+      if (!done[i] && raw_closed(slow[i])) {
+        done[i] = true;
+        ++closed;
+      }
+    if (closed < slow.size()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (int fd : slow) ::close(fd);
+  CHECK(closed == slow.size());
+  Client after(server.port());
+  CHECK(after.get("/health").status == 200);
+  const std::string metrics = after.get("/metrics").body;
+  CHECK(metric(metrics, "longqa_connections_evicted_total") >= static_cast<double>(slow_count - 1000));
+}
+
+TEST_CASE("server: connections over the limit while all are busy are refused with 503", "[server]") {
+  ServerSettings settings = test_settings(slow_model_dir());
+  settings.max_connections = 2;
+  settings.workers = 1;
+  TestServer server(settings);
+  // Two requests in flight hold both connections.
+  const std::string slow_read = json{{"question", "q"}, {"context", filler(6000, 1)}}.dump();
+  Client a(server.port()), b(server.port());
+  a.send(http::verb::post, "/v1/read", slow_read);
+  b.send(http::verb::post, "/v1/read", slow_read);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Client c(server.port(), 10);
+  const auto t0 = Clock::now();
+  Reply refused;
+  try {
+    refused = c.receive();
+  } catch (const std::exception&) {
+    // A reset before the 503 was read also counts as refused.
+  }
+  CHECK(seconds_since(t0) < 5);
+  if (refused.status != 0) {
+    CHECK(refused.status == 503);
+    CHECK_THAT(refused.body, Catch::Contains("too_many_connections"));
+  }
+  CHECK(a.receive().status == 200);
+  CHECK(b.receive().status == 200);
+}
+
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+// A self-signed certificate for 127.0.0.1 and localhost, made by Debian's openssl.
+void make_certificate(const std::string& cert, const std::string& key) {
+  const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+                              "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '" + key + "' -out '" + cert +
+                              "' >/dev/null 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+}
+
+// One HTTPS GET, the server's certificate checked against `trusted`; throws when the
+// handshake or the request fails.
+Reply https_get(uint16_t port, const std::string& trusted, const std::string& target,
+                const std::string& authorization = "") {
+  net::io_context ioc;
+  ssl::context tls(ssl::context::tls_client);
+  tls.load_verify_file(trusted);
+  tls.set_verify_mode(ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, tls);
+  stream.set_verify_callback(ssl::host_name_verification("localhost"));
+  SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(20));
+  beast::get_lowest_layer(stream).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  stream.handshake(ssl::stream_base::client);
+  http::request<http::string_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "localhost");
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  Reply r;
+  r.status = static_cast<int>(res.result_int());
+  r.body = res.body();
+  for (const auto& field : res) r.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+  beast::error_code ignored;
+  stream.shutdown(ignored);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("server: HTTPS with a self-signed certificate; plain HTTP and untrusted clients get nothing", "[server][tls]") {
+  test::TempDir dir("longqa-server-tls");
+  make_certificate(dir / "cert.pem", dir / "key.pem");
+  make_certificate(dir / "other.pem", dir / "other-key.pem");
+  ServerSettings settings = test_settings();
+  settings.tls_certificate = dir / "cert.pem";
+  settings.tls_key = dir / "key.pem";
+  settings.api_keys = "reader read reader-key-0123456789abcdef";
+  Server server(settings);
+  server.start();
+  const auto start = Clock::now();
+  Reply health;
+  while (seconds_since(start) < 120) {
+    health = https_get(server.port(), dir / "cert.pem", "/health");
+    if (health.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(health.status == 200);
+  CHECK(health.headers.count("x-request-id"));
+  CHECK(https_get(server.port(), dir / "cert.pem", "/openapi.json").status == 401);
+  CHECK(https_get(server.port(), dir / "cert.pem", "/openapi.json", "Bearer reader-key-0123456789abcdef").status == 200);
+
+  // A client that trusts another certificate fails its handshake.
+  CHECK_THROWS(https_get(server.port(), dir / "other.pem", "/health"));
+  // Plain HTTP to the TLS port gets no HTTP answer.
+  Client plain(server.port(), 10);
+  plain.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(plain.closed_by_server());
+  server.shutdown();
+  server.wait();
 }
