@@ -29,12 +29,7 @@ using json = nlohmann::json;
 // The format stores little-endian data, which we map and write as is.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
 
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the limit Hugging Face's reader applies
-// Far above any real checkpoint (a 70B model has ~1,000 tensors per shard) and far below what
-// a 100 MB header could otherwise make us allocate.
-constexpr size_t kMaxTensorsPerFile = 1'000'000;
-constexpr uintmax_t kMaxIndexBytes = 100'000'000;
-
+// The dtypes as torch types (their names and sizes: safetensors_format.h).
 struct Dtype {
   const char* name;
   at::ScalarType type;
@@ -45,7 +40,6 @@ constexpr Dtype kDtypes[] = {
     {"I64", at::kLong, 8},   {"I32", at::kInt, 4},   {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
     {"U8", at::kByte, 1},    {"BOOL", at::kBool, 1},
 };
-constexpr const char* kDtypeList = "F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL";
 
 const Dtype* find_dtype(const std::string& name) {
   for (const Dtype& d : kDtypes)
@@ -66,14 +60,6 @@ std::string tensor_ref(const std::string& name) { return "tensor '" + name + "'"
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream s;
-  s << '[';
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << ']';
-  return s.str();
-}
-
 // Closes a file descriptor on every path out of a scope.
 struct Fd {
   int fd = -1;
@@ -81,49 +67,6 @@ struct Fd {
     if (fd >= 0) ::close(fd);
   }
 };
-
-TensorInfo parse_entry(const std::string& path, const std::string& name, const json& entry,
-                       uint64_t data_size) {
-  const auto bad = [&](const std::string& what) { fail(path, tensor_ref(name) + ": " + what); };
-  if (!entry.is_object()) bad("header entry is not a JSON object");
-
-  TensorInfo info;
-  const auto dtype = entry.find("dtype");
-  if (dtype == entry.end() || !dtype->is_string()) bad("missing or non-string \"dtype\"");
-  info.dtype = dtype->get<std::string>();
-  const Dtype* d = find_dtype(info.dtype);
-  if (!d) bad("unknown dtype '" + info.dtype + "' (supported: " + kDtypeList + ")");
-
-  const auto shape = entry.find("shape");
-  if (shape == entry.end() || !shape->is_array()) bad("missing or non-array \"shape\"");
-  uint64_t numel = 1;
-  bool overflow = false;
-  for (const json& dim : *shape) {
-    if (!dim.is_number_integer()) bad("shape " + shape->dump() + " holds a non-integer");
-    if (!dim.is_number_unsigned()) bad("negative dimension in shape " + shape->dump());
-    const uint64_t n = dim.get<uint64_t>();
-    if (n > uint64_t(INT64_MAX)) bad("dimension too large in shape " + shape->dump());
-    info.shape.push_back(int64_t(n));
-    overflow |= __builtin_mul_overflow(numel, n, &numel);
-  }
-
-  const auto offsets = entry.find("data_offsets");
-  if (offsets == entry.end() || !offsets->is_array() || offsets->size() != 2 ||
-      !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
-    bad("\"data_offsets\" must be [begin, end] with non-negative integers");
-  const uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
-  const std::string range = "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "]";
-  if (begin > end) bad(range + " have begin > end");
-  if (end > data_size) bad(range + " exceed data section of " + std::to_string(data_size) + " bytes");
-  uint64_t bytes = 0;
-  overflow |= __builtin_mul_overflow(numel, uint64_t(d->size), &bytes);
-  if (overflow || end - begin != bytes)
-    bad(range + " hold " + std::to_string(end - begin) + " bytes but " + info.dtype + " " + shape_text(info.shape) +
-        " needs " + (overflow ? std::string("more than 2^64") : std::to_string(bytes)));
-  info.begin = int64_t(begin);
-  info.end = int64_t(end);
-  return info;
-}
 
 }  // namespace
 
@@ -141,42 +84,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   if (base == MAP_FAILED) fail(path, "mmap failed: " + errno_text());
   mapping_ = std::shared_ptr<void>(base, [size](void* p) { ::munmap(p, size); });
 
-  const auto* bytes = static_cast<const unsigned char*>(base);
-  uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) header_size = header_size << 8 | bytes[i];
-  if (header_size > kMaxHeaderBytes)
-    fail(path, "header length " + std::to_string(header_size) + " is absurd (limit " +
-                   std::to_string(kMaxHeaderBytes) + " bytes); not a safetensors file?");
-  if (header_size > size - 8)
-    fail(path, "header length " + std::to_string(header_size) + " exceeds the file size of " +
-                   std::to_string(size) + " bytes");
-  const char* header_begin = reinterpret_cast<const char*>(bytes) + 8;
-  data_ = header_begin + header_size;
-  const uint64_t data_size = size - 8 - header_size;
-
-  json header;
-  try {
-    header = json::parse(header_begin, data_);
-  } catch (const json::parse_error& e) {
-    fail(path, std::string("header is not valid JSON: ") + e.what());
-  }
-  if (!header.is_object()) fail(path, "header is not a JSON object");
-  if (header.size() > kMaxTensorsPerFile)
-    fail(path, "header lists " + std::to_string(header.size()) + " tensors (limit " +
-                   std::to_string(kMaxTensorsPerFile) + ")");
-
-  for (const auto& [name, entry] : header.items()) {
-    if (name != "__metadata__") {
-      infos_.emplace(name, parse_entry(path, name, entry, data_size));
-      continue;
-    }
-    if (entry.is_null()) continue;  // written by some tools for "no metadata"
-    if (!entry.is_object()) fail(path, "\"__metadata__\" is not a JSON object");
-    for (const auto& [key, value] : entry.items()) {
-      if (!value.is_string()) fail(path, "\"__metadata__\" value of '" + key + "' is not a string");
-      metadata_.emplace(key, value.get<std::string>());
-    }
-  }
+  SafetensorsHeader header = parse_safetensors_header(path, static_cast<const unsigned char*>(base), size, size);
+  data_ = static_cast<const char*>(base) + header.data_offset;
+  infos_ = std::move(header.tensors);
+  metadata_ = std::move(header.metadata);
 }
 
 at::Tensor SafetensorsFile::get(const std::string& name) const {
@@ -200,34 +111,6 @@ at::Tensor SafetensorsFile::get(const std::string& name) const {
       const_cast<char*>(src), info.shape, [mapping = mapping_](void*) {}, options);
 }
 
-namespace {
-
-// A shard an index names must be a file in the index's own directory (or below it): an
-// absolute path, a ".." component or a symbolic link that leads out is refused, so that a
-// downloaded checkpoint cannot make us read (and serve logits of) any other file.
-fs::path shard_inside(const std::string& index, const fs::path& dir, const std::string& shard,
-                      const std::string& tensor) {
-  const fs::path relative(shard);
-  auto refuse = [&](const std::string& why) {
-    fail(index, "shard '" + shard + "' (listed for " + tensor_ref(tensor) + ") " + why + "; refused");
-  };
-  if (shard.empty()) refuse("is empty");
-  if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory())
-    refuse("is an absolute path");
-  for (const auto& part : relative)
-    if (part == "..") refuse("climbs out of the model directory with '..'");
-  std::error_code ec;
-  const fs::path base = fs::weakly_canonical(dir.empty() ? fs::path(".") : dir, ec);
-  const fs::path resolved = fs::weakly_canonical(dir / relative, ec);
-  if (ec) refuse("cannot be resolved: " + ec.message());
-  const auto [base_end, unused] = std::mismatch(base.begin(), base.end(), resolved.begin(), resolved.end());
-  (void)unused;
-  if (base_end != base.end()) refuse("leads outside the model directory (through a symbolic link) to " + resolved.string());
-  return dir / relative;
-}
-
-}  // namespace
-
 Checkpoint::Checkpoint(const std::string& path_or_dir) : path_(path_or_dir) {
   const fs::path root(path_or_dir);
   std::error_code ec;
@@ -237,29 +120,20 @@ Checkpoint::Checkpoint(const std::string& path_or_dir) : path_(path_or_dir) {
     for (const auto& entry : files_.back()->tensors()) where_[entry.first] = files_.size() - 1;
   };
 
-  // Hugging Face sharded layout: {"metadata": {...}, "weight_map": {tensor: shard file}}.
   auto add_index = [this](const fs::path& index_path) {
     const std::string index = index_path.string();
     std::error_code size_ec;
     const auto index_bytes = fs::file_size(index_path, size_ec);
-    if (!size_ec && index_bytes > kMaxIndexBytes)
+    if (!size_ec && index_bytes > kMaxShardIndexBytes)  // before reading it
       fail(index, std::to_string(index_bytes) + " bytes is too large for a shard index (limit " +
-                      std::to_string(kMaxIndexBytes) + ")");
-    std::ifstream in(index_path);
+                      std::to_string(kMaxShardIndexBytes) + ")");
+    std::ifstream in(index_path, std::ios::binary);
     if (!in) fail(index, "cannot open: " + errno_text());
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::parse_error& e) {
-      fail(index, std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-      fail(index, "no \"weight_map\" object");
+    std::stringstream text;
+    text << in.rdbuf();
 
     std::map<std::string, size_t> shard_ids;
-    for (const auto& [name, shard_json] : j["weight_map"].items()) {
-      if (!shard_json.is_string()) fail(index, tensor_ref(name) + ": shard name is not a string");
-      const std::string shard = shard_json.get<std::string>();
+    for (const auto& [name, shard] : parse_shard_index(index, text.str())) {
       const auto [it, first_use] = shard_ids.emplace(shard, files_.size());
       if (first_use) {
         const fs::path shard_path = shard_inside(index, index_path.parent_path(), shard, name);
@@ -337,7 +211,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, at::T
     const Dtype* dtype = find_dtype(tensor.scalar_type());
     if (!dtype)
       refuse(std::string("dtype ") + c10::toString(tensor.scalar_type()) + " is not supported (supported: " +
-             kDtypeList + ")");
+             kSafetensorsDtypeList + ")");
     entries.push_back({&name, dtype, tensor.to(at::kCPU).contiguous()});
   }
   // Larger elements first, then by name, as Hugging Face's writer does: with no gaps

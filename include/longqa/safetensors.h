@@ -9,14 +9,9 @@
 #include <vector>
 
 #include "longqa/common/errors.h"
+#include "longqa/safetensors_format.h"  // TensorInfo, the header and index parsers, the limits
 
 namespace longqa {
-
-struct TensorInfo {
-  std::string dtype;             // safetensors dtype string: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL
-  std::vector<int64_t> shape;
-  int64_t begin = 0, end = 0;    // byte range within the data section
-};
 
 // One .safetensors file, memory-mapped. Tensors returned by get() are zero-copy
 // CPU views that keep the mapping alive (they outlive this object); they are
