@@ -68,7 +68,7 @@ class json_reader {
 json parse_json(std::string_view text, const std::string& source) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double
     throw std::runtime_error(source + ": invalid JSON: " + e.what());
   }
 }
@@ -324,6 +324,9 @@ QaDataset parse_qa_dataset(std::string_view json_text, const std::string& source
       root = json::parse(json_text.begin(), json_text.end());
     } catch (const json::parse_error& e) {
       dataset.skipped.push_back({"", "invalid JSON: " + json_error_text(e), 0, 0, e.byte > 0 ? e.byte - 1 : 0});
+      return dataset;
+    } catch (const json::exception& e) {  // out_of_range: a number past double
+      dataset.skipped.push_back({"", "invalid JSON: " + json_error_text(e), 0, 0, 0});
       return dataset;
     }
     data = corpus_layout(root, dataset);

@@ -255,7 +255,7 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double
     fail(origin, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) fail(origin, "not a JSON object");

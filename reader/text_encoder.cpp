@@ -35,7 +35,7 @@ json read_json(const fs::path& path) {
   if (!in) throw FileFormatError(path.string(), std::string("cannot open: ") + std::strerror(errno));
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double
     throw FileFormatError(path.string(), std::string("invalid JSON: ") + e.what());
   }
 }

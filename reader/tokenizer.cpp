@@ -164,10 +164,21 @@ void parse_tokenizer_json(const std::string& path, std::vector<std::string>& voc
   }
 }
 
+bool is_bert_wordpiece(const json& config);
+
 // Whether a tokenizer.json is the BERT WordPiece that parse_tokenizer_json reads (and
 // tokenize() streams); everything else goes through tokenizer_json.h.
 bool is_bert_wordpiece(const std::string& path) {
   const json config = read_json(path);
+  if (!config.is_object()) return false;
+  try {
+    return is_bert_wordpiece(config);
+  } catch (const json::exception&) {
+    return false;  // an odd field: the general reader names it
+  }
+}
+
+bool is_bert_wordpiece(const json& config) {
   const auto type_of = [](const json& c) {
     return c.is_object() && c.contains("type") && c["type"].is_string() ? c["type"].get<std::string>() : std::string();
   };

@@ -1668,6 +1668,7 @@ std::shared_ptr<const Pipeline> Pipeline::load_text(const std::string& text, con
   } catch (const json::exception& e) {
     throw FileFormatError(path, "invalid JSON: " + json_error_text(e));
   }
+  if (!config.is_object()) throw FileFormatError(path, "not a JSON object (a tokenizer.json is one)");
   std::shared_ptr<Pipeline> p(new Pipeline());
   Impl& im = *p->impl_;
   im.path = path;

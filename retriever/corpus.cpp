@@ -166,7 +166,7 @@ class Ingestor {
       json record;
       try {
         record = json::parse(line.begin(), line.end());
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double
         error(source, "invalid JSON: " + json_error_text(e));
         continue;
       }

@@ -95,7 +95,7 @@ Manifest Manifest::read(const std::string& dir) {
   json root;
   try {
     root = json::parse(text.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double
     throw FileFormatError(file, "not valid JSON (" + std::string(e.what()) + ")");
   }
   if (!root.is_object() || root.value("format", "") != kFormat)

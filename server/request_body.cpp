@@ -51,7 +51,9 @@ Response schema_error(const SchemaError& e) {
 void fill_limits(json& node, const ServerSettings& settings) {
   if (node.is_object()) {
     if (auto limits = node.find("x-longqa-limit"); limits != node.end()) {
-      for (const auto& [keyword, setting] : limits->items()) {
+      for (const auto& item : limits->items()) {
+        const std::string keyword = item.key();
+        const json& setting = item.value();
         const auto& specs = setting_specs();
         auto spec = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& s) { return s.name == setting; });
         if (spec == specs.end()) throw std::logic_error("openapi.json names an unknown setting " + setting.dump());
@@ -74,7 +76,7 @@ std::variant<json, Response> parse_request_body(const std::string& text, const j
   json body;
   try {
     body = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double
     return error_response(400, "bad_json", "invalid JSON: " + json_error_text(e));
   }
   std::string method = route.method;

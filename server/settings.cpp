@@ -62,7 +62,8 @@ void apply(ServerSettings& settings, const std::map<std::string, std::string>& v
            const std::string& origin) {
   for (const auto& [name, value] : values) {
     const auto& specs = setting_specs();
-    auto it = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& s) { return s.name == name; });
+    const std::string& setting = name;  // a structured binding cannot be captured (C++17)
+    auto it = std::find_if(specs.begin(), specs.end(), [&](const SettingSpec& s) { return s.name == setting; });
     if (it == specs.end()) throw std::invalid_argument(origin + ": unknown setting '" + name + "'");
     try {
       it->parse(settings, value);
@@ -81,7 +82,7 @@ std::map<std::string, std::string> read_config_file(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number past double
     throw std::invalid_argument("config file " + path + ": " + e.what());
   }
   if (!j.is_object()) throw std::invalid_argument("config file " + path + ": expected a JSON object of settings");

@@ -222,6 +222,16 @@ TEST_CASE("article ranges select the questions of those articles", "[eval]") {
 }
 
 TEST_CASE("malformed datasets name the file and the JSON path", "[eval]") {
+  // A number past double (found by fuzz_qa_dataset): invalid JSON, not an escaped exception;
+  // in corpus mode a skipped file, as documented, not a throw.
+  const std::string overflow = R"({"data": [{"paragraphs": [{"context": "c", "qas": []}], "n": 666663333333e33000}]})";
+  CHECK_THAT(error_of([&] { parse_qa_dataset(overflow, "o.json"); }),
+             Catch::StartsWith("o.json: invalid JSON") && Catch::Contains("number overflow"));
+  QaReadOptions corpus;
+  corpus.mode = QaReadMode::corpus;
+  const QaDataset skipped = parse_qa_dataset(overflow, "o.json", corpus);
+  REQUIRE(skipped.skipped.size() == 1);
+  CHECK_THAT(skipped.skipped[0].message, Catch::Contains("invalid JSON"));
   CHECK_THAT(error_of([] { parse_qa_dataset(R"({"data": [{"paragraphs": [{"qas": []}]}]})", "a.json"); }),
              Catch::Equals("a.json: data[0].paragraphs[0]: missing field \"context\""));
   CHECK_THAT(error_of([] {

@@ -394,6 +394,10 @@ TEST_CASE("bad safetensors files name the file and the tensor", "[safetensors]")
     write_raw(path, "\x01\x02garbage", "");
     CHECK_THAT(error(), Contains(path) && Contains("not valid JSON"));
   }
+  SECTION("a number past double in the header (found by fuzz_safetensors)") {
+    write_raw(path, R"({"t": {"dtype": "F32", "shape": [5555555555555555555555555555555555555E555], "data_offsets": [0, 4]}})", "");
+    CHECK_THAT(error(), Contains(path) && Contains("not valid JSON") && Contains("number overflow"));
+  }
   SECTION("header not an object") {
     write_raw(path, "[1, 2]", "");
     CHECK_THAT(error(), Contains(path) && Contains("not a JSON object"));

@@ -416,6 +416,7 @@ TEST_CASE("server: API v1 over HTTP, every response as documented", "[server]") 
         {"{\"question\": \"q\", \"context\": \"\xC3\x28\"}", "invalid_utf8", 400},
         {"{\"question\": \"q\", \"context\": \"\\ud800\"}", "bad_json", 400},  // a lone surrogate escape
         {std::string(100, '[') + std::string(100, ']'), "bad_json", 400},
+        {"{\"question\": \"q\", \"context\": \"c\", \"top_k_answers\": 1e400}", "bad_json", 400},  // was a 500
         {"[]", "wrong_type", 400},
         {R"({"context": "c"})", "missing_field", 400},
         {R"({"question": "q", "context": "c", "colour": "red"})", "unknown_field", 400},

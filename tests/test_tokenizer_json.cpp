@@ -131,6 +131,14 @@ TEST_CASE("unsupported tokenizer.json parts are refused, naming the field and th
   CHECK(refused(R"({"post_processor": {"type": "Foo"}, )" + bpe + "}", "post_processor"));
   CHECK(refused(R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\d+"}, "behavior": "Isolated"}, )" + bpe + "}",
                 "pre_tokenizer.pattern"));
+  // Found by fuzz_tokenizer_json: a file that is JSON but not an object is refused by name.
+  longqa::test::write_file(dir / "tokenizer.json", "5");
+  try {
+    (void)Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL("a tokenizer.json holding 5 was accepted");
+  } catch (const std::exception& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains(dir / "tokenizer.json") && Catch::Contains("not a JSON object"));
+  }
   // A tiny BPE model merges by rank.
   longqa::test::write_file(dir / "tokenizer.json", "{" + bpe + "}");
   const Tokenizer t = Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
