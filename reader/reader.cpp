@@ -77,16 +77,6 @@ void check_options(const ReaderOptions& o) {
 
 }  // namespace
 
-void check_score_calibration(const std::string& name) {
-  if (name != "raw" && name != "null" && name != "softmax")
-    throw std::invalid_argument("reader option score_calibration '" + name + "': expected raw, null or softmax");
-}
-
-void check_reader_dtype(const std::string& name) {
-  if (!name.empty() && name != "float32" && name != "bfloat16" && name != "int8")
-    throw std::invalid_argument("reader option dtype '" + name + "': expected float32, bfloat16 or int8");
-}
-
 Reader::Reader(const std::string& model_dir, ReaderOptions options)
     : Reader(std::make_shared<QaModel>(QaModel::load(model_dir)),
              std::make_shared<Tokenizer>(Tokenizer::from_directory(model_dir)), options) {}

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,10 +41,17 @@ struct ReaderOptions {
 };
 
 // "", "float32", "bfloat16" or "int8" (ReaderOptions::dtype); anything else: std::invalid_argument.
-void check_reader_dtype(const std::string& name);
+// (Inline: the server's settings check them without linking the reader.)
+inline void check_reader_dtype(const std::string& name) {
+  if (!name.empty() && name != "float32" && name != "bfloat16" && name != "int8")
+    throw std::invalid_argument("reader option dtype '" + name + "': expected float32, bfloat16 or int8");
+}
 
 // "raw", "null" or "softmax" (ReaderOptions::score_calibration); anything else: std::invalid_argument.
-void check_score_calibration(const std::string& name);
+inline void check_score_calibration(const std::string& name) {
+  if (name != "raw" && name != "null" && name != "softmax")
+    throw std::invalid_argument("reader option score_calibration '" + name + "': expected raw, null or softmax");
+}
 
 struct Answer {
   std::string text;           // exactly document[begin_byte, end_byte)
