@@ -9,6 +9,9 @@ bash scripts/build.sh
 echo "== unit and reference tests (ctest)"
 (cd build && ctest --output-on-failure --timeout 1200)
 
+echo "== fuzz smoke: each outside-input parser's libFuzzer harness for ${LONGQA_FUZZ_SMOKE_SECONDS:-60} s, ASan + UBSan"
+bash scripts/fuzz.sh --smoke --seconds "${LONGQA_FUZZ_SMOKE_SECONDS:-60}"
+
 echo "== install, then build examples/ against the installed library"
 cmake --install build >/dev/null
 cmake -S examples -B build/examples -DCMAKE_PREFIX_PATH="$root/build/install" >/dev/null
