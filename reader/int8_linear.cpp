@@ -110,7 +110,7 @@ at::Tensor int8_linear(const at::Tensor& x, const at::Tensor& qweight, const c10
   // on the OpenMP threads (the quantized op runs single-threaded inside a parallel region).
   // 32 rows: default-en's held-out paragraph F1 65.11 in float32 gives 65.18 in int8 with
   // blocks of 32, 64.57 with 64, 64.06 with 128, 63.87 with 256; 32 still reads 16k tokens
-  // 1.8x as fast as float32 (bench/results/dtype_accuracy.json, cpu_race_dtypes.json).
+  // 1.6x as fast as float32 (bench/results/dtype_accuracy.json, dtype_speed.json).
   const int64_t block = 32;
   const int64_t blocks = (M + block - 1) / block;
   auto out = at::empty({M, N}, a.options());
