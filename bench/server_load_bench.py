@@ -19,8 +19,6 @@ import http.client
 import json
 import os
 import platform
-import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,66 +28,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def percentile(values, q):
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-class Server:
-    """`longqa serve` as a child process on an ephemeral port."""
-
-    def __init__(self, binary, args, log_path):
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([binary, "serve", "--port", "0", *args], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.port = None
-        deadline = time.time() + 300
-        while time.time() < deadline and self.port is None:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + open(log_path).read())
-            m = re.search(r"listening on http://[^:]+:(\d+)", open(log_path).read())
-            if m:
-                self.port = int(m.group(1))
-            time.sleep(0.05)
-        while time.time() < deadline:
-            try:
-                if self.request("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server not ready: " + open(log_path).read())
-
-    def request(self, method, path, body=None, timeout=600):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            return r.status, r.read()
-        finally:
-            conn.close()
-
-    def metrics(self):
-        text = self.request("GET", "/metrics")[1].decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#") and "{" not in line:
-                name, value = line.rsplit(" ", 1)
-                out[name] = float(value)
-        return out
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=300)
-        self.log.close()
-        return code
+sys.path.insert(0, HERE)
+from serve_harness import Server, percentile  # noqa: E402
 
 
 def run_clients(port, path, bodies, clients, per_client):
