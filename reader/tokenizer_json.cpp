@@ -1453,12 +1453,22 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
     };
     tp->single = pieces(j.at("single"));
     tp->pair = pieces(j.at("pair"));
-    for (const auto& [name, s] : j.at("special_tokens").items())
-      tp->specials[name] = {s.at("ids").get<std::vector<int32_t>>(), s.at("tokens").get<std::vector<std::string>>()};
+    for (const auto& [name, s] : j.at("special_tokens").items()) {
+      SpecialSeq seq{s.at("ids").get<std::vector<int32_t>>(), s.at("tokens").get<std::vector<std::string>>()};
+      if (seq.ids.size() != seq.tokens.size())
+        throw FileFormatError(path, "TemplateProcessing special token \"" + name + "\" has " + std::to_string(seq.ids.size()) +
+                                        " ids but " + std::to_string(seq.tokens.size()) + " tokens");
+      tp->specials[name] = std::move(seq);
+    }
     for (const auto* list : {&tp->single, &tp->pair})
-      for (const auto& p : *list)
+      for (const auto& p : *list) {
         if (p.special && !tp->specials.count(p.id))
           throw FileFormatError(path, "TemplateProcessing uses \"" + p.id + "\", not in its special_tokens");
+        // Found by fuzz_tokenizer_json: any other id read past the sequences (HF's only have A and B).
+        if (!p.special && p.id != "A" && (p.id != "B" || list == &tp->single))
+          throw FileFormatError(path, "TemplateProcessing " + std::string(list == &tp->single ? "single" : "pair") +
+                                          " names sequence \"" + p.id + "\" (single has only A, pair A and B)");
+      }
     return tp;
   }
   if (t == "Sequence") {

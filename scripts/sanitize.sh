@@ -4,6 +4,8 @@
 #                                                  every ctest entry; build-asan/
 #   bash scripts/sanitize.sh thread  [ctest args]  TSan: the server, its work queue and the HTTP
 #                                                  tests (test_server); build-tsan/
+#   bash scripts/sanitize.sh torch-free            ASan + UBSan, the tests that need no libtorch
+#                                                  (tokenizers, metrics and datasets): minutes, not an hour
 # libtorch, OpenBLAS and libgomp are not instrumented: their reports are suppressed by library
 # (scripts/sanitizers/*.supp); everything of ours is checked. Needs the deps of scripts/build.sh.
 set -euo pipefail
@@ -14,7 +16,7 @@ shift
 bash scripts/install_deps.sh >/dev/null
 venv="${LONGQA_VENV:-$root/.venv}"
 case "$kind" in
-  address)
+  address|torch-free)
     dir=build-asan
     flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
@@ -22,6 +24,11 @@ case "$kind" in
     export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp:print_suppressions=0"
     targets=(all)
     tests=()
+    if [ "$kind" = torch-free ]; then
+      dir=build-asan-torch-free
+      targets=(test_tokenizer test_tokenizer_hf test_tokenizer_json test_eval)
+      tests=(-R '^(test_tokenizer|test_tokenizer_hf|test_tokenizer_json|test_eval|test_eval_shared-data)$')
+    fi
     ;;
   thread)
     dir=build-tsan
@@ -30,7 +37,7 @@ case "$kind" in
     targets=(test_server longqa)
     tests=(-R '^test_server$')
     ;;
-  *) echo "unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
+  *) echo "unknown sanitizer '$kind' (address, thread or torch-free)" >&2; exit 2 ;;
 esac
 # Sanitizer runtimes are linked first; torch's CUDA kernels are not built (nvcc is not one of ours to instrument).
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \

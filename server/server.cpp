@@ -207,7 +207,9 @@ class Session : public Connection {
 
   void evict() override {
     net::post(stream_.get_executor(), [self = self_ptr()] {
-      if (self->waiting) self->close();
+      if (self->waiting) return self->close();
+      // A request arrived meanwhile: it stays, and counts as open again.
+      if (self->evicted.exchange(false)) --self->server_.evicting();
     });
   }
 

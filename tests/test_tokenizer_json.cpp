@@ -115,7 +115,7 @@ TEST_CASE("unsupported tokenizer.json parts are refused, naming the field and th
     longqa::test::write_file(path, body);
     try {
       (void)Tokenizer::from_tokenizer_json(path);
-    } catch (const std::invalid_argument& e) {
+    } catch (const std::exception& e) {  // std::invalid_argument (unsupported) or FileFormatError (malformed)
       const std::string what = e.what();
       INFO(what);
       CHECK(what.find(path) != std::string::npos);
@@ -131,6 +131,19 @@ TEST_CASE("unsupported tokenizer.json parts are refused, naming the field and th
   CHECK(refused(R"({"post_processor": {"type": "Foo"}, )" + bpe + "}", "post_processor"));
   CHECK(refused(R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\d+"}, "behavior": "Isolated"}, )" + bpe + "}",
                 "pre_tokenizer.pattern"));
+  // Found by fuzz_tokenizer_json (a read past the sequences, ASan: heap-use-after-free): a
+  // template naming a sequence other than A (single) or A and B (pair), and special tokens
+  // with more ids than tokens, are refused.
+  const std::string specials = R"("special_tokens": {"a": {"id": "a", "ids": [0], "tokens": ["a"]}})";
+  CHECK(refused(R"({"post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "C", "type_id": 0}}],
+                   "pair": [{"Sequence": {"id": "A", "type_id": 0}}], )" + specials + "}, " + bpe + "}",
+                "single has only A"));
+  CHECK(refused(R"({"post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "B", "type_id": 0}}],
+                   "pair": [{"Sequence": {"id": "A", "type_id": 0}}], )" + specials + "}, " + bpe + "}",
+                "single has only A"));
+  CHECK(refused(R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "a", "type_id": 0}}],
+                   "pair": [], "special_tokens": {"a": {"id": "a", "ids": [0, 1], "tokens": ["a"]}}}, )" + bpe + "}",
+                "2 ids but 1 tokens"));
   // Found by fuzz_tokenizer_json: a file that is JSON but not an object is refused by name.
   longqa::test::write_file(dir / "tokenizer.json", "5");
   try {
