@@ -156,11 +156,20 @@ fs::path shard_inside(const std::string& index, const fs::path& dir, const std::
     if (part == "..") refuse("climbs out of the model directory with '..'");
   std::error_code ec;
   const fs::path base = fs::weakly_canonical(dir.empty() ? fs::path(".") : dir, ec);
+  if (ec) refuse("cannot be checked: the model directory does not resolve (" + ec.message() + ")");
   const fs::path resolved = fs::weakly_canonical(dir / relative, ec);
   if (ec) refuse("cannot be resolved: " + ec.message());
-  const auto base_end = std::mismatch(base.begin(), base.end(), resolved.begin(), resolved.end()).first;
-  if (base_end != base.end()) refuse("leads outside the model directory (through a symbolic link) to " + resolved.string());
-  return dir / relative;
+  const auto inside = [&](const fs::path& folder) {
+    return std::mismatch(folder.begin(), folder.end(), resolved.begin(), resolved.end()).first == folder.end();
+  };
+  // Hugging Face's cache keeps snapshots/<revision>/<file> as links into the model's blobs/:
+  // a link from a snapshot into its own model's blobs/ is that layout, not an escape.
+  const bool hf_cache_blob = base.parent_path().filename() == "snapshots" &&
+                             inside(base.parent_path().parent_path() / "blobs");
+  if (!inside(base) && !hf_cache_blob)
+    refuse("leads outside the model directory (through a symbolic link) to " + resolved.string());
+  if (fs::exists(resolved, ec) && !fs::is_regular_file(resolved, ec)) refuse("is not a regular file");
+  return resolved;  // what was checked is what gets opened
 }
 
 }  // namespace longqa

@@ -46,7 +46,7 @@ uint8_t parse_scopes(const std::string& text, const std::string& where) {
     if (part == "read") scopes |= static_cast<uint8_t>(Scope::kRead);
     else if (part == "write") scopes |= static_cast<uint8_t>(Scope::kWrite);
     else if (part == "admin") scopes |= static_cast<uint8_t>(Scope::kAdmin);
-    else throw std::invalid_argument(where + ": unknown scope '" + part + "' (expected read, write, admin)");
+    else throw std::invalid_argument(where + ": field 2 holds something other than read, write, admin");
   }
   if (scopes == 0) throw std::invalid_argument(where + ": no scopes");
   return scopes;
@@ -87,21 +87,20 @@ std::vector<ApiKeyEntry> parse_api_keys(const std::string& text, const std::stri
     ApiKeyEntry entry;
     entry.name = parts[0];
     if (!std::all_of(entry.name.begin(), entry.name.end(), [](char c) { return is_name_char(static_cast<unsigned char>(c)); }))
-      throw std::invalid_argument(where + ": key name '" + entry.name + "' may hold only letters, digits, '_', '.', '-'");
+      throw std::invalid_argument(where + ": the name (field 1) may hold only letters, digits, '_', '.', '-'");
     for (const auto& other : keys)
-      if (other.name == entry.name) throw std::invalid_argument(where + ": key name '" + entry.name + "' given twice");
-    entry.scopes = parse_scopes(parts[1], where + " (" + entry.name + ")");
+      if (other.name == entry.name) throw std::invalid_argument(where + ": its name (field 1) is given twice");
+    entry.scopes = parse_scopes(parts[1], where);
     const std::string& key = parts[2];
     if (key.rfind("sha256:", 0) == 0) {
       auto digest = parse_hex_digest(key.substr(7));
-      if (!digest) throw std::invalid_argument(where + " (" + entry.name + "): sha256: needs 64 hex digits");
+      if (!digest) throw std::invalid_argument(where + ": sha256: needs 64 hex digits");
       entry.digest = *digest;
     } else {
       // The key itself is never echoed in an error.
-      if (key.size() < 16) throw std::invalid_argument(where + " (" + entry.name + "): a key needs at least 16 characters");
+      if (key.size() < 16) throw std::invalid_argument(where + ": a key (field 3) needs at least 16 characters");
       if (!std::all_of(key.begin(), key.end(), [](char c) { return is_token_char(static_cast<unsigned char>(c)); }))
-        throw std::invalid_argument(where + " (" + entry.name +
-                                    "): a key may hold only A-Z a-z 0-9 - . _ ~ + / =");
+        throw std::invalid_argument(where + ": a key (field 3) may hold only A-Z a-z 0-9 - . _ ~ + / =");
       entry.digest = sha256(key);
     }
     keys.push_back(std::move(entry));
@@ -129,13 +128,13 @@ AccessControl AccessControl::from_settings(const std::string& keys_file, const s
   }
   for (auto& entry : parse_api_keys(inline_keys, "api_keys")) {
     for (const auto& other : keys)
-      if (other.name == entry.name) throw std::invalid_argument("api_keys: key name '" + entry.name + "' is also in the file");
+      if (other.name == entry.name) throw std::invalid_argument("api_keys: a key name is also in api_keys_file");
     keys.push_back(std::move(entry));
   }
   return AccessControl(std::move(keys), requests_per_second);
 }
 
-AccessControl::Decision AccessControl::authorize(const std::string& authorization, Scope needed) {
+AccessControl::Decision AccessControl::authorize(const std::string& authorization, Scope needed, bool charge) {
   Decision d;
   if (!enabled() || needed == Scope::kNone) return d;
   const std::string bearer = "bearer ";
@@ -151,6 +150,8 @@ AccessControl::Decision AccessControl::authorize(const std::string& authorizatio
   }
   std::string token = authorization.substr(bearer.size());
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  const size_t first = token.find_first_not_of(" \t");
+  token.erase(0, first == std::string::npos ? token.size() : first);
   const auto digest = sha256(token);
   // Every stored digest is compared, in constant time, so the time taken says nothing
   // about which key (if any) came close.
@@ -176,7 +177,7 @@ AccessControl::Decision AccessControl::authorize(const std::string& authorizatio
                          scope_name(needed) + "\"";
     return d;
   }
-  if (rate_ > 0) {
+  if (rate_ > 0 && charge) {
     std::lock_guard<std::mutex> lock(mutex_);
     Bucket& b = buckets_[static_cast<size_t>(match)];
     const auto now = std::chrono::steady_clock::now();

@@ -34,7 +34,8 @@ struct ApiKeyEntry {
   uint8_t scopes = 0;              // Scope bits
   std::array<uint8_t, 32> digest;  // SHA-256 of the key
 };
-// Throws std::invalid_argument naming `origin` and the line (never echoing the key).
+// Throws std::invalid_argument naming `origin` and the entry's number, never a field's text
+// (a line with its fields out of order would otherwise print its key).
 std::vector<ApiKeyEntry> parse_api_keys(const std::string& text, const std::string& origin);
 
 class AccessControl {
@@ -55,8 +56,10 @@ class AccessControl {
     std::string www_authenticate;  // for 401/403
     double retry_after_s = 0;      // for 429
   };
-  // `authorization` is the Authorization header as sent ("" when absent).
-  Decision authorize(const std::string& authorization, Scope needed);
+  // `authorization` is the Authorization header as sent ("" when absent). `charge` false
+  // checks without taking from the key's rate (the transport's early look at a header,
+  // before the same request is authorized again with its body).
+  Decision authorize(const std::string& authorization, Scope needed, bool charge = true);
 
  private:
   struct Bucket {

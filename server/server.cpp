@@ -268,10 +268,17 @@ class Session : public Connection {
     request_id_ = valid_request_id(req["X-Request-Id"]) ? std::string(req["X-Request-Id"]) : server_.next_request_id();
     origin_ = std::string(req[http::field::origin]);
     lowest().expires_at(first_byte_ + to_ms(settings().read_timeout_s));
+    // Refuse now, before any body is read, what would be refused anyway (an unknown route,
+    // a missing or wrong key): a client without a key cannot hold a connection with a
+    // slowly sent body. (With Expect: 100-continue the client has not sent it yet.)
+    version_ = req.version();
+    head_ = req.method() == http::verb::head;
+    if (auto refusal = server_.service().check_route(head_of(req))) {
+      // Without a body the connection can go on; with one (unread) it closes after the answer.
+      const bool body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
+      return send(std::move(*refusal), req.keep_alive() && !body);
+    }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
-      // The client waits for our word before sending the body: refuse now what would be refused anyway.
-      if (auto refusal = server_.service().check_route(head_of(req)))
-        return send(std::move(*refusal), /*keep_alive=*/false);
       continue_ = http::response<http::empty_body>(http::status::continue_, req.version());
       return http::async_write(stream_, continue_, [self = self_ptr()](beast::error_code ec, size_t) {
         if (ec) return self->close();
@@ -378,16 +385,16 @@ class Session : public Connection {
 
   // Half-close, then read and drop what the client still sends for a moment: closing with
   // unread data (a refused body) would reset the connection before the client read our
-  // answer. Over TLS: the TLS close_notify, then close.
+  // answer.
   void linger_close() {
     lowest().expires_after(std::min(to_ms(settings().read_timeout_s), std::chrono::milliseconds(2000)));
-    if constexpr (kTls) {
-      stream_.async_shutdown([self = self_ptr()](beast::error_code) { self->close(); });
-    } else {
+    if constexpr (!kTls) {
       beast::error_code ignored;
       lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-      drain();
     }
+    // Over TLS a half-close would end the TLS session under a body still arriving: the
+    // answer is written; draining until the client stops (or 2 s) lets it read it.
+    drain();
   }
 
   void drain() {
@@ -477,6 +484,8 @@ bool HttpServer::make_room() {
 
 void HttpServer::refuse(tcp::socket socket) {
   ++refused_total_;
+  beast::error_code ignored;
+  if (tls_) return (void)socket.close(ignored);  // a plain-text answer would only break the client's handshake
   static const std::string kBusy = [] {
     const std::string body =
         "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"all max_connections connections are "
@@ -484,7 +493,6 @@ void HttpServer::refuse(tcp::socket socket) {
     return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
            "Retry-After: 1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   }();
-  beast::error_code ignored;
   socket.non_blocking(true, ignored);
   socket.write_some(net::buffer(kBusy), ignored);  // a fresh socket's buffer takes it whole
   socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -534,12 +542,16 @@ void HttpServer::accept() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    if (!make_room())
-      refuse(std::move(socket));
-    else if (tls_)
-      start_session<beast::ssl_stream<beast::tcp_stream>>(std::move(socket));
-    else
-      start_session<beast::tcp_stream>(std::move(socket));
+    try {
+      if (!make_room())
+        refuse(std::move(socket));
+      else if (tls_)
+        start_session<beast::ssl_stream<beast::tcp_stream>>(std::move(socket));
+      else
+        start_session<beast::tcp_stream>(std::move(socket));
+    } catch (const std::exception& e) {  // out of memory, SSL_new failing: this connection only
+      log(std::string("could not start a connection: ") + e.what());
+    }
     accept();
   });
 }

@@ -105,10 +105,11 @@ void Service::stop() {
   }
 }
 
-std::variant<RouteMatch, Response> Service::admit(const Request& request) {
+std::variant<RouteMatch, Response> Service::admit(const Request& request, bool charge) {
   RouteMatch m = match_route(request.method, request.target);
   if (m.error) return std::move(*m.error);
-  const auto decision = access_.authorize(request.authorization, required_scope(request.method, m.route->pattern));
+  const auto decision =
+      access_.authorize(request.authorization, required_scope(request.method, m.route->pattern), charge);
   if (decision.status != 200) {
     Response r = error(decision.status, decision.code, decision.message);
     if (!decision.www_authenticate.empty()) r.headers.emplace_back("WWW-Authenticate", decision.www_authenticate);
@@ -123,8 +124,8 @@ std::variant<RouteMatch, Response> Service::admit(const Request& request) {
 }
 
 std::optional<Response> Service::check_route(const Request& head) {
-  if (head.method == "OPTIONS") return std::nullopt;
-  auto admitted = admit(head);
+  if (head.method == "OPTIONS" || web_asset(head.method, head.target)) return std::nullopt;
+  auto admitted = admit(head, /*charge=*/false);
   if (auto* refusal = std::get_if<Response>(&admitted)) return std::move(*refusal);
   return std::nullopt;
 }
@@ -136,10 +137,11 @@ bool Service::origin_allowed(const std::string& origin) const {
 }
 
 void Service::decorate(Response& response, const std::string& origin) const {
+  if (cors_origins_.empty()) return;
+  response.headers.emplace_back("Vary", "Origin");  // whatever the origin: caches must not mix the answers
   if (!origin_allowed(origin)) return;
   response.headers.emplace_back("Access-Control-Allow-Origin", origin);
   response.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, WWW-Authenticate");
-  response.headers.emplace_back("Vary", "Origin");
 }
 
 // A browser asks before a cross-origin POST or a request with Authorization. Answered

@@ -49,7 +49,8 @@ class Service {
   // requests have finished.
   void stop();
 
-  // Checks method, path and API key alone (before the body is read): the error to answer, if any.
+  // Checks method, path and API key alone (before the body is read, for every request): the
+  // error to answer, if any. Takes nothing from the key's rate; handle() does.
   std::optional<Response> check_route(const Request& head);
   void handle(Request request, Respond respond);
   // What every response gets, whoever made it (the transport's own errors too): the CORS
@@ -69,7 +70,7 @@ class Service {
   enum class State { kLoading, kReady, kShuttingDown, kFailed };
   void enqueue(std::unique_ptr<Job> job, const Respond& respond);
   // The route matched, and the key allowed: or the error to answer.
-  std::variant<RouteMatch, Response> admit(const Request& request);
+  std::variant<RouteMatch, Response> admit(const Request& request, bool charge = true);
   bool origin_allowed(const std::string& origin) const;
   Response preflight(const Request& request) const;  // OPTIONS from a browser
 

@@ -347,6 +347,25 @@ TEST_CASE("bad checkpoints name the file and the tensor", "[safetensors]") {
     write_index({{"b", "sub/inner.safetensors"}});  // a subdirectory is inside
     CHECK(Checkpoint(dir.path.string()).names() == std::vector<std::string>{"b"});
   }
+  SECTION("Hugging Face's cache: snapshot files link into their own model's blobs/") {
+    // models--org--name/snapshots/<revision>/model-0000x.safetensors -> ../../blobs/<hash>
+    TempDir cache;
+    const auto model = cache.path / "models--org--name", other = cache.path / "models--org--other";
+    std::filesystem::create_directories(model / "snapshots" / "abc123");
+    std::filesystem::create_directories(model / "blobs");
+    std::filesystem::create_directories(other / "blobs");
+    save_safetensors((model / "blobs" / "f00d").string(), {{"a", at::ones({1})}});
+    save_safetensors((other / "blobs" / "beef").string(), {{"b", at::ones({1})}});
+    const auto snapshot = model / "snapshots" / "abc123";
+    std::filesystem::create_symlink("../../blobs/f00d", snapshot / "model-00001-of-00002.safetensors");
+    std::filesystem::create_symlink("../../../models--org--other/blobs/beef", snapshot / "model-00002-of-00002.safetensors");
+    const std::string cache_index = (snapshot / "model.safetensors.index.json").string();
+    write_file(cache_index, json{{"weight_map", {{"a", "model-00001-of-00002.safetensors"}}}}.dump());
+    CHECK(Checkpoint(snapshot.string()).names() == std::vector<std::string>{"a"});
+    // Another model's blobs are outside.
+    write_file(cache_index, json{{"weight_map", {{"b", "model-00002-of-00002.safetensors"}}}}.dump());
+    CHECK_THAT(error_of([&] { Checkpoint c(snapshot.string()); }), Contains("outside the model directory"));
+  }
   SECTION("a header listing more tensors than any checkpoint has is refused") {
     std::string header = "{";
     for (int i = 0; i < 1'000'001; ++i)

@@ -870,7 +870,10 @@ TEST_CASE("access: key lists, scopes, constant-time digests and per-key rates", 
   };
   CHECK_THAT(error_of("a read short-key"), Catch::Contains("at least 16") && !Catch::Contains("short-key"));
   CHECK_THAT(error_of("a read 0123456789abcdef\"<>"), Catch::Contains("may hold only") && !Catch::Contains("0123456789abcdef"));
-  CHECK_THAT(error_of("a delete 0123456789abcdef"), Catch::Contains("unknown scope 'delete'"));
+  CHECK_THAT(error_of("a delete 0123456789abcdef"), Catch::Contains("field 2 holds something other than read"));
+  // Fields out of order never print the key: not as a scope, not as a name.
+  CHECK_THAT(error_of("alice 0123456789abcdef-secret read"), !Catch::Contains("0123456789abcdef-secret"));
+  CHECK_THAT(error_of("0123456789abcdef-secret read alice"), Catch::Contains("field 3") && !Catch::Contains("0123456789abcdef-secret"));
   CHECK_THAT(error_of("a read 0123456789abcdef; a write fedcba9876543210"), Catch::Contains("given twice"));
   CHECK_THAT(error_of("a read"), Catch::Contains("entry 1") && Catch::Contains("<name> <scopes> <key>"));
   CHECK_THAT(error_of("a read sha256:xyz"), Catch::Contains("64 hex digits"));
@@ -898,6 +901,11 @@ TEST_CASE("access: key lists, scopes, constant-time digests and per-key rates", 
   CHECK(forbidden.status == 403);
   CHECK_THAT(forbidden.www_authenticate, Catch::Contains("insufficient_scope") && Catch::Contains("write"));
   CHECK_THAT(forbidden.message, !Catch::Contains(secret));
+
+  AccessControl uncharged(keys, 1);  // an uncharged check (the transport's early look) takes no token
+  CHECK(uncharged.authorize("Bearer " + secret, Scope::kRead, /*charge=*/false).status == 200);
+  CHECK(uncharged.authorize("Bearer " + secret, Scope::kRead).status == 200);
+  CHECK(uncharged.authorize("Bearer  " + secret, Scope::kRead).status == 429);  // extra spaces: the same key
 
   AccessControl limited(keys, 2);  // 2 per second, bursts of 2
   CHECK(limited.authorize("Bearer " + secret, Scope::kRead).status == 200);
@@ -936,11 +944,14 @@ TEST_CASE("server: with API keys every endpoint but /health needs one; CORS; req
   // /health stays open (load balancers probe it without a key).
   CHECK(client.get("/health").status == 200);
 
-  Reply no_key = client.post("/v1/read", read_body);
+  // A refused request with a body is answered before its body is read, and its connection
+  // closed: each refusal below gets a fresh connection.
+  const auto fresh = [&] { return Client(server.port()); };
+  Reply no_key = fresh().post("/v1/read", read_body);
   check_error(api, no_key, 401, "unauthorized");
   check_documented(api, "POST", "/v1/read", no_key);
   CHECK(no_key.headers.count("www-authenticate"));
-  Reply bad_key = client.request(http::verb::post, "/v1/read", read_body, bearer("reader-key-0123456789abcdeX"));
+  Reply bad_key = fresh().request(http::verb::post, "/v1/read", read_body, bearer("reader-key-0123456789abcdeX"));
   check_error(api, bad_key, 401, "unauthorized");
   CHECK_THAT(bad_key.headers["www-authenticate"], Catch::Contains("invalid_token"));
   CHECK(client.get("/metrics").status == 401);
@@ -951,7 +962,7 @@ TEST_CASE("server: with API keys every endpoint but /health needs one; CORS; req
   check_documented(api, "POST", "/v1/read", read);
 
   const std::string add = R"({"documents": [{"id": "d1", "text": "the cat sat on the mat"}]})";
-  Reply reader_adds = client.request(http::verb::post, "/v1/documents", add, bearer("reader-key-0123456789abcdef"));
+  Reply reader_adds = fresh().request(http::verb::post, "/v1/documents", add, bearer("reader-key-0123456789abcdef"));
   check_error(api, reader_adds, 403, "forbidden");
   check_documented(api, "POST", "/v1/documents", reader_adds);
   CHECK_THAT(reader_adds.body, Catch::Contains("'write' scope") && !Catch::Contains("0123456789"));
@@ -967,6 +978,19 @@ TEST_CASE("server: with API keys every endpoint but /health needs one; CORS; req
   // A refused 100-continue body is refused before it is sent.
   client.send(http::verb::post, "/v1/documents", add, {{"Expect", "100-continue"}});
   CHECK(client.receive().status == 401);
+
+  // Without a key a client cannot hold a connection by trickling a body: the 401 comes
+  // after the header, and the connection closes.
+  {
+    Client slow(server.port(), 10);
+    slow.send_raw("POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{");
+    const auto t0 = Clock::now();
+    CHECK(slow.receive().status == 401);
+    CHECK(seconds_since(t0) < 2);
+    CHECK(slow.closed_by_server());
+  }
+  // With a rate of 1 request per second, a 100-continue request costs one token, not two
+  // (the early look at its header takes none): tested in the access case below.
 
   SECTION("request ids: ours on every response, the client's kept when plain") {
     Client c(server.port());
@@ -998,16 +1022,19 @@ TEST_CASE("server: with API keys every endpoint but /health needs one; CORS; req
     Reply denied_but_cors = c.request(http::verb::post, "/v1/read", read_body, {{"Origin", "https://app.example"}});
     CHECK(denied_but_cors.status == 401);  // the page can read why
     CHECK(denied_but_cors.headers["access-control-allow-origin"] == "https://app.example");
-    Reply stranger = c.request(http::verb::options, "/v1/read", "", {{"Origin", "https://evil.example"}});
+    Client c2(server.port());  // the 401 above, to a request with a body, closed its connection
+    Reply stranger = c2.request(http::verb::options, "/v1/read", "", {{"Origin", "https://evil.example"}});
     CHECK(stranger.headers.count("access-control-allow-origin") == 0);
-    CHECK(c.request(http::verb::get, "/health", "", {{"Origin", "https://evil.example"}}).headers.count("access-control-allow-origin") == 0);
+    Reply health = c2.request(http::verb::get, "/health", "", {{"Origin", "https://evil.example"}});
+    CHECK(health.headers.count("access-control-allow-origin") == 0);
+    CHECK(health.headers["vary"] == "Origin");  // caches keep answers to different origins apart
   }
 }
 
 TEST_CASE("server: a bad key list, or a TLS file that cannot be read, stops the server before it binds", "[server][access]") {
   ServerSettings settings = test_settings();
   settings.api_keys = "x read tooshort";
-  CHECK_THROWS_WITH(Server(settings), Catch::Contains("api_keys, entry 1 (x)") && !Catch::Contains("tooshort"));
+  CHECK_THROWS_WITH(Server(settings), Catch::Contains("api_keys, entry 1: a key (field 3)") && !Catch::Contains("tooshort"));
   settings = test_settings();
   settings.api_keys_file = "/nonexistent/keys.txt";
   CHECK_THROWS_WITH(Server(settings), Catch::Contains("/nonexistent/keys.txt: cannot open"));

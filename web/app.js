@@ -168,7 +168,8 @@ async function ask(event) {
     const data = await api("POST", "/v1/ask", { question, top_k_documents: Number($("ask-k").value), top_k_answers: 5 });
     const texts = new Map();
     for (const a of data.answers) if (!a.no_answer && !texts.has(a.document_id)) texts.set(a.document_id, null);
-    await Promise.all([...texts.keys()].map(async (id) => texts.set(id, (await fetchDocument(id)).text)));
+    // A document deleted meanwhile loses its highlight, not the other answers.
+    await Promise.allSettled([...texts.keys()].map(async (id) => texts.set(id, (await fetchDocument(id)).text)));
     return { data, texts };
   });
   if (!result) return;
@@ -180,6 +181,11 @@ async function ask(event) {
     if (a.no_answer) {
       answers.append(element("li", {}, element("span", { class: "answer-text" }, "No answer"), " ",
                              element("span", { class: "score" }, "score " + a.score.toFixed(2))));
+      return;
+    }
+    if (texts.get(a.document_id) === null) {
+      answers.append(element("li", { class: "answer" }, element("span", { class: "answer-text" }, a.text), " ",
+                             element("span", { class: "meta" }, "(its document " + a.document_id + " could not be fetched)")));
       return;
     }
     const points = codePoints(texts.get(a.document_id));
@@ -226,8 +232,12 @@ async function readDocument(event) {
                           () => api("POST", "/v1/read", { question, context, top_k_answers: 5 }));
   if (!data) return;
   const points = codePoints(context);
-  const spans = data.answers.filter((a) => !a.no_answer)
-    .map((a, i) => ({ begin: a.begin_char, end: a.end_char, cls: i === 0 ? "best" : "", id: "read-answer-" + i }));
+  // Each answer's mark is named by its rank in data.answers, the same index its button uses.
+  const firstReal = data.answers.findIndex((a) => !a.no_answer);
+  const spans = data.answers
+    .map((a, i) => ({ a, i }))
+    .filter(({ a }) => !a.no_answer)
+    .map(({ a, i }) => ({ begin: a.begin_char, end: a.end_char, cls: i === firstReal ? "best" : "", id: "read-answer-" + i }));
   renderMarked($("read-document"), points, spans);
   const list = $("read-answers");
   list.replaceChildren();
@@ -359,6 +369,7 @@ function openKeyDialog(why) {
     : "This server may require an API key (ask its operator). It is kept in this tab only.";
   $("key-input").value = apiKey;
   const dialog = $("key-dialog");
+  dialog.returnValue = "";  // Esc then keeps the key as it was
   if (!dialog.open) dialog.showModal();
   $("key-input").focus();
 }

@@ -90,7 +90,7 @@ def main():
 
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             console_errors = []
             # Errors the page's script made (the browser also logs each non-2xx answer, which the
