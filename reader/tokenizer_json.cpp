@@ -1415,8 +1415,17 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   unsupported(path, "pre_tokenizer", t);
 }
 
-SpecialSeq special_pair(const json& j) {  // ["<s>", 0]
-  return {{j.at(1).get<int32_t>()}, {j.at(0).get<std::string>()}};
+// A token id from the file: an integer in 0 .. 2^31 - 1. (nlohmann's get<int>() of a float
+// such as 1.6e128 is undefined behaviour; fuzz_tokenizer_json found one under UBSan.)
+int32_t token_id(const json& j, const std::string& path, const char* field) {
+  if (!j.is_number_integer() || (j.is_number_unsigned() ? j.get<uint64_t>() > uint64_t(INT32_MAX)
+                                                          : j.get<int64_t>() < 0 || j.get<int64_t>() > INT32_MAX))
+    throw FileFormatError(path, std::string("a token id in ") + field + " is not an integer in 0..2147483647: " + j.dump());
+  return static_cast<int32_t>(j.get<int64_t>());
+}
+
+SpecialSeq special_pair(const json& j, const std::string& path) {  // ["<s>", 0]
+  return {{token_id(j.at(1), path, "post_processor")}, {j.at(0).get<std::string>()}};
 }
 
 std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::string& path) {
@@ -1430,8 +1439,8 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
   }
   if (t == "RobertaProcessing" || t == "BertProcessing") {
     auto c = std::make_unique<ClsSepPost>();
-    c->cls = special_pair(j.at("cls"));
-    c->sep = special_pair(j.at("sep"));
+    c->cls = special_pair(j.at("cls"), path);
+    c->sep = special_pair(j.at("sep"), path);
     c->roberta = t == "RobertaProcessing";
     c->trim = j.value("trim_offsets", true);
     c->add_prefix_space = j.value("add_prefix_space", true);
@@ -1439,13 +1448,16 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
   }
   if (t == "TemplateProcessing") {
     auto tp = std::make_unique<TemplatePost>();
+    const auto type_id = [&](const json& piece) {
+      return piece.contains("type_id") ? token_id(piece["type_id"], path, "post_processor type_id") : 0;
+    };
     const auto pieces = [&](const json& list) {
       std::vector<TemplatePost::Piece> out;
       for (const json& p : list) {
         if (p.contains("SpecialToken"))
-          out.push_back({true, p["SpecialToken"].at("id").get<std::string>(), p["SpecialToken"].value("type_id", 0)});
+          out.push_back({true, p["SpecialToken"].at("id").get<std::string>(), type_id(p["SpecialToken"])});
         else if (p.contains("Sequence"))
-          out.push_back({false, p["Sequence"].at("id").get<std::string>(), p["Sequence"].value("type_id", 0)});
+          out.push_back({false, p["Sequence"].at("id").get<std::string>(), type_id(p["Sequence"])});
         else
           throw FileFormatError(path, "bad TemplateProcessing piece " + p.dump());
       }
@@ -1454,7 +1466,8 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
     tp->single = pieces(j.at("single"));
     tp->pair = pieces(j.at("pair"));
     for (const auto& [name, s] : j.at("special_tokens").items()) {
-      SpecialSeq seq{s.at("ids").get<std::vector<int32_t>>(), s.at("tokens").get<std::vector<std::string>>()};
+      SpecialSeq seq{{}, s.at("tokens").get<std::vector<std::string>>()};
+      for (const json& id : s.at("ids")) seq.ids.push_back(token_id(id, path, "post_processor special_tokens"));
       if (seq.ids.size() != seq.tokens.size())
         throw FileFormatError(path, "TemplateProcessing special token \"" + name + "\" has " + std::to_string(seq.ids.size()) +
                                         " ids but " + std::to_string(seq.tokens.size()) + " tokens");
@@ -1622,11 +1635,11 @@ std::shared_ptr<const Pipeline> Pipeline::load_vocab_merges(const std::string& d
   };
   json added = json::array();
   int64_t next = 0;
-  for (const auto& [token, id] : vocab.items()) next = std::max<int64_t>(next, id.get<int64_t>() + 1);
+  for (const auto& [token, id] : vocab.items()) next = std::max<int64_t>(next, token_id(id, vocab_path, "vocab.json") + int64_t{1});
   const auto add = [&](const std::string& token, bool lstrip) {
     int64_t id;
     if (vocab.contains(token)) {
-      id = vocab[token].get<int64_t>();
+      id = token_id(vocab[token], vocab_path, "vocab.json");
     } else {
       id = next++;
     }
@@ -1692,12 +1705,12 @@ std::shared_ptr<const Pipeline> Pipeline::load_text(const std::string& text, con
       if (!model.value("dropout", json()).is_null() && model["dropout"].get<double>() != 0.0)
         throw std::invalid_argument(path + ": unsupported BPE dropout " + model["dropout"].dump() +
                                     " (field model.dropout; only null is supported)");
-      for (const auto& [token, id] : model.at("vocab").items()) im.set_id(token, id.get<int64_t>());
+      for (const auto& [token, id] : model.at("vocab").items()) im.set_id(token, token_id(id, path, "model.vocab"));
     } else if (type == "Unigram") {
       int64_t i = 0;
       for (const json& entry : model.at("vocab")) im.set_id(entry.at(0).get<std::string>(), i++);
     } else if (type == "WordPiece") {
-      for (const auto& [token, id] : model.at("vocab").items()) im.set_id(token, id.get<int64_t>());
+      for (const auto& [token, id] : model.at("vocab").items()) im.set_id(token, token_id(id, path, "model.vocab"));
     } else {
       unsupported(path, "model", type);
     }
@@ -1705,7 +1718,7 @@ std::shared_ptr<const Pipeline> Pipeline::load_text(const std::string& text, con
     for (const json& a : config.value("added_tokens", json::array())) {
       AddedToken t;
       t.content = a.at("content").get<std::string>();
-      t.id = a.at("id").get<int32_t>();
+      t.id = token_id(a.at("id"), path, "added_tokens");
       t.single_word = a.value("single_word", false);
       t.lstrip = a.value("lstrip", false);
       t.rstrip = a.value("rstrip", false);
@@ -1734,7 +1747,7 @@ std::shared_ptr<const Pipeline> Pipeline::load_text(const std::string& text, con
       bpe->ignore_merges = model.value("ignore_merges", false);
       // The model's own vocabulary only (added tokens are not merged into).
       std::unordered_map<std::string, int32_t> model_vocab;
-      for (const auto& [token, id] : model.at("vocab").items()) model_vocab[token] = id.get<int32_t>();
+      for (const auto& [token, id] : model.at("vocab").items()) model_vocab[token] = token_id(id, path, "model.vocab");
       const size_t prefix_len = bpe->prefix ? bpe->prefix->size() : 0;
       int32_t rank = 0;
       for (const json& m : model.value("merges", json::array())) {
@@ -1769,7 +1782,7 @@ std::shared_ptr<const Pipeline> Pipeline::load_text(const std::string& text, con
       }
       u->min_score = u->pieces.empty() ? 0 : min_score;
       if (model.contains("unk_id") && !model["unk_id"].is_null()) {
-        u->unk_id = model["unk_id"].get<int32_t>();
+        u->unk_id = token_id(model["unk_id"], path, "model.unk_id");
         if (*u->unk_id < 0 || static_cast<size_t>(*u->unk_id) >= u->pieces.size())
           throw FileFormatError(path, "unk_id out of the vocabulary (field model.unk_id)");
         p->unk_token = u->pieces[static_cast<size_t>(*u->unk_id)].first;
@@ -1781,7 +1794,8 @@ std::shared_ptr<const Pipeline> Pipeline::load_text(const std::string& text, con
       w->vocab = &im.ids;
       w->options.unk_token = model.value("unk_token", std::string("[UNK]"));
       w->options.continuing_subword_prefix = model.value("continuing_subword_prefix", std::string("##"));
-      w->options.max_input_chars_per_word = model.value("max_input_chars_per_word", 100);
+      w->options.max_input_chars_per_word =
+          model.contains("max_input_chars_per_word") ? token_id(model["max_input_chars_per_word"], path, "model.max_input_chars_per_word") : 100;
       const auto it = im.ids.find(w->options.unk_token);
       if (it == im.ids.end()) throw FileFormatError(path, "WordPiece unk_token not in the vocabulary (field model.unk_token)");
       w->unk_id = it->second;

@@ -144,6 +144,9 @@ TEST_CASE("unsupported tokenizer.json parts are refused, naming the field and th
   CHECK(refused(R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "a", "type_id": 0}}],
                    "pair": [], "special_tokens": {"a": {"id": "a", "ids": [0, 1], "tokens": ["a"]}}}, )" + bpe + "}",
                 "2 ids but 1 tokens"));
+  // Found by fuzz_tokenizer_json (UBSan: a float too large for an integer id): ids must be integers.
+  CHECK(refused(R"({"model": {"type": "BPE", "vocab": {"a": 1.59e128, "b": 1}, "merges": []}})", "not an integer"));
+  CHECK(refused(R"({"model": {"type": "WordPiece", "unk_token": "a", "vocab": {"a": 0, "b": -3}}})", "not an integer"));
   // Found by fuzz_tokenizer_json: a file that is JSON but not an object is refused by name.
   longqa::test::write_file(dir / "tokenizer.json", "5");
   try {
