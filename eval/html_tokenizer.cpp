@@ -82,6 +82,26 @@ rx opt(rx item) { return repeat(item, 0, 1); }
 
 bool rx_match(const rx_node& n, std::u32string_view s, size_t i, const rx_cont& k);
 
+// Whether every match of `n` is exactly one character long: a character class, a sequence of
+// one such with zero-width lookarounds, or a choice of those.
+bool one_wide(const rx_node& n) {
+  switch (n.kind) {
+    case rx_node::op::one: return true;
+    case rx_node::op::alt:
+      return !n.items.empty() && std::all_of(n.items.begin(), n.items.end(), [](const rx& item) { return one_wide(*item); });
+    case rx_node::op::seq: {
+      int wide = 0;
+      for (const rx& item : n.items) {
+        if (item->kind == rx_node::op::not_ahead || item->kind == rx_node::op::behind) continue;
+        if (!one_wide(*item)) return false;
+        ++wide;
+      }
+      return wide == 1;
+    }
+    default: return false;
+  }
+}
+
 bool rx_seq(const rx_node& n, size_t index, std::u32string_view s, size_t i, const rx_cont& k) {
   if (index == n.items.size()) return k(i);
   return rx_match(*n.items[index], s, i, [&](size_t j) { return rx_seq(n, index + 1, s, j, k); });
@@ -106,11 +126,15 @@ bool rx_match(const rx_node& n, std::u32string_view s, size_t i, const rx_cont& 
         if (rx_match(*item, s, i, k)) return true;
       return false;
     case rx_node::op::repeat:
-      if (n.items[0]->kind == rx_node::op::one) {
-        // A loop over single characters backtracks by count, without recursion.
-        const char_pred pred = n.items[0]->pred;
+      if (one_wide(*n.items[0])) {
+        // A loop over an item that always matches exactly one character (a character class,
+        // or a choice of such, with lookarounds) has one way to match each count: it
+        // backtracks by count, without recursion. (Recursing once per character overflowed
+        // the stack on a few thousand '/' in a tag: fuzz_html.)
+        const rx_node& item = *n.items[0];
+        const auto matches_at = [&](size_t at) { return rx_match(item, s, at, [](size_t) { return true; }); };
         size_t run = 0;
-        while (run < n.max && i + run < s.size() && pred(s[i + run])) ++run;
+        while (run < n.max && i + run < s.size() && matches_at(i + run)) ++run;
         for (size_t m = run; m >= n.min; --m) {
           if (k(i + m)) return true;
           if (m == 0) break;

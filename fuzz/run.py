@@ -14,6 +14,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED_KORQUAD2 = os.path.join(HERE, "..", "..", "shared", "data", "korquad2", "korquad2.1_train_00.sample.json")
+# Harnesses that also start from the shared KorQuAD 2.1 document (CC BY-ND: read from
+# ../shared/data at run time, never copied into the repository), with the byte that picks
+# their reader: corpus 3 = a .json file, qa_dataset 0 = evaluation mode; html takes its contexts.
+SHARED_SEEDS = {"corpus": b"\x03", "qa_dataset": b"\x00", "html": None}
 HARNESSES = ["wordpiece", "tokenizer_json", "model_files", "safetensors", "corpus", "qa_dataset", "html", "http_request"]
 
 
@@ -25,6 +30,19 @@ def run_one(name, args):
     seeds = os.path.join(HERE, "seeds", name)
     os.makedirs(corpus, exist_ok=True)
     os.makedirs(findings_dir, exist_ok=True)
+    seed_dirs = [seeds]
+    if name in SHARED_SEEDS and os.path.exists(SHARED_KORQUAD2):
+        shared = os.path.join(build, "shared_seeds", name)
+        os.makedirs(shared, exist_ok=True)
+        raw = open(SHARED_KORQUAD2, "rb").read()
+        if SHARED_SEEDS[name] is None:
+            for i, item in enumerate(json.loads(raw)["data"]):
+                with open(os.path.join(shared, f"korquad2-context-{i}"), "wb") as f:
+                    f.write(item["context"].encode())
+        else:
+            with open(os.path.join(shared, "korquad2"), "wb") as f:
+                f.write(SHARED_SEEDS[name] + raw)
+        seed_dirs.append(shared)
     tmp = os.path.join(build, "tmp", name)
     os.makedirs(tmp, exist_ok=True)
     env = dict(os.environ, TMPDIR=tmp,
@@ -32,7 +50,7 @@ def run_one(name, args):
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
     command = [binary, f"-max_total_time={args.seconds}", f"-runs={args.runs}", "-print_final_stats=1",
                "-timeout=20", "-rss_limit_mb=2048", "-max_len=65536", f"-artifact_prefix={findings_dir}/",
-               corpus, seeds]
+               corpus, *seed_dirs]
     start = time.monotonic()
     log_path = os.path.join(build, f"fuzz_{name}.log")
     with open(log_path, "w") as log:
@@ -56,7 +74,7 @@ def run_one(name, args):
         "features": int(last[2]),
         "corpus_inputs": int(last[3]),
         "peak_rss_mb": int(stats.get("peak_rss_mb", 0)),
-        "seeds": len(os.listdir(seeds)),
+        "seeds": sum(len(os.listdir(d)) for d in seed_dirs),
         "findings": findings,
         "log": log_path,
     }

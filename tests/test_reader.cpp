@@ -106,6 +106,16 @@ TEST_CASE("the planted answer is found anywhere in a long document, with exact o
   }
 }
 
+// A reader in a lower precision still finds the answer planted 700 words in, at its offset.
+static std::vector<Answer> check_planted_answer(const Reader& reader) {
+  const std::string prefix = filler(700, 1);
+  auto answers = reader.read("the w1 question", prefix + "alpha w5 w6 omega " + filler(500, 2));
+  REQUIRE(!answers.empty());
+  CHECK(answers[0].text == "alpha w5 w6 omega");
+  CHECK(answers[0].begin_byte == static_cast<int64_t>(prefix.size()));
+  return answers;
+}
+
 TEST_CASE("a bfloat16 reader finds the same planted answer and leaves the float32 model alone", "[reader]") {
   const auto model = planted_model("littlebird");
   ReaderOptions options;
@@ -114,11 +124,8 @@ TEST_CASE("a bfloat16 reader finds the same planted answer and leaves the float3
   Reader bf16(model, tiny_tokenizer(), options);
   CHECK(bf16.model().parameters().begin()->second.scalar_type() == at::kBFloat16);
   CHECK(model->parameters().begin()->second.scalar_type() == at::kFloat);  // the shared model is not changed
+  const auto answers = check_planted_answer(bf16);
   const std::string prefix = filler(700, 1);
-  const auto answers = bf16.read("the w1 question", prefix + "alpha w5 w6 omega " + filler(500, 2));
-  REQUIRE(!answers.empty());
-  CHECK(answers[0].text == "alpha w5 w6 omega");
-  CHECK(answers[0].begin_byte == static_cast<int64_t>(prefix.size()));
   const auto fp32 = Reader(model, tiny_tokenizer(), ReaderOptions{}).read("the w1 question", prefix + "alpha w5 w6 omega");
   REQUIRE(!fp32.empty());
   CHECK(fp32[0].text == answers[0].text);
@@ -138,11 +145,7 @@ TEST_CASE("an int8 reader finds the same planted answer and leaves the float32 m
   Reader int8(model, tiny_tokenizer(), options);
   CHECK(int8.model().is_int8());
   CHECK_FALSE(model->is_int8());
-  const std::string prefix = filler(700, 1);
-  const auto answers = int8.read("the w1 question", prefix + "alpha w5 w6 omega " + filler(500, 2));
-  REQUIRE(!answers.empty());
-  CHECK(answers[0].text == "alpha w5 w6 omega");
-  CHECK(answers[0].begin_byte == static_cast<int64_t>(prefix.size()));
+  check_planted_answer(int8);
   // An int8 model given to a float32 reader is read in float32 again.
   ReaderOptions fp32;
   fp32.dtype = "float32";
