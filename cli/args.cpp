@@ -20,6 +20,11 @@ Args& Args::flag(const std::string& name, const std::string& help) {
   return *this;
 }
 
+Args& Args::alias(const std::string& alias, const std::string& name) {
+  aliases_[alias] = name;
+  return *this;
+}
+
 bool Args::parse(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < argv.size(); ++i) {
     std::string arg = argv[i];
@@ -35,6 +40,7 @@ bool Args::parse(const std::vector<std::string>& argv) {
       name = name.substr(0, eq);
       inline_value = true;
     }
+    if (auto a = aliases_.find(name); a != aliases_.end()) name = a->second;
     auto it = specs_.find(name);
     if (it == specs_.end()) throw std::invalid_argument(command_ + ": unknown option --" + name + " (see --help)");
     if (it->second.is_flag) {
@@ -84,6 +90,8 @@ std::string Args::help() const {
     std::string left = "  --" + name + (s.is_flag ? "" : " VALUE");
     out << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << s.help;
     if (s.default_value) out << " (default: " << *s.default_value << ")";
+    for (const auto& [alias, target] : aliases_)
+      if (target == name) out << " (also --" << alias << ")";
     out << "\n";
   }
   out << "  --help                    this text\n";

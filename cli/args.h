@@ -14,6 +14,8 @@ class Args {
 
   Args& option(const std::string& name, const std::string& help, std::optional<std::string> default_value = {});
   Args& flag(const std::string& name, const std::string& help);
+  // `--alias` is another name of the option `name` (declared before).
+  Args& alias(const std::string& alias, const std::string& name);
 
   // Parses argv (after the subcommand words). Returns false when --help was asked for
   // (the help text is printed). Throws std::invalid_argument on unknown or malformed options.
@@ -36,6 +38,7 @@ class Args {
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> aliases_;  // alias -> option
 };
 
 }  // namespace longqa::cli

@@ -19,7 +19,8 @@ int ask_command(const Argv& argv) {
                    "and ranks the answers across them. The question is the last argument: "
                    "longqa ask --model DIR --index DIR [options] \"question\"");
   args.option("model", "reader model directory")
-      .option("index", "index directory (`longqa index build`)")
+      .option("index", "index directory (`longqa index build`), or a postgresql:// connection string")
+      .alias("store", "index")
       .option("question", "the question (or give it as the last argument)", "")
       .option("top-k-documents", "documents read per question", "3")
       .option("top-k-answers", "answers printed", "5");

@@ -42,7 +42,8 @@ int eval_command(const Argv& argv) {
       .option("limit", "evaluate only the first N questions (0 = all)", "0")
       .option("sample", "evaluate N questions spread evenly over the set (every (total/N)-th; 0 = all)", "0");
   add_reader_options(args, /*with_no_answer=*/false);
-  args.option("index", "open-domain: index directory to retrieve from", "")
+  args.option("index", "open-domain: index directory (or postgresql:// connection string) to retrieve from", "")
+      .alias("store", "index")
       .option("top-k-documents", "open-domain: documents read per question", "5")
       .option("recall-depth", "open-domain: recall is measured at 1, 5, ... up to this many documents", "20");
   add_retriever_options(args);

@@ -1,4 +1,5 @@
-// longqa index build|add|delete|info|repair: thin commands over retriever::Index.
+// longqa index build|add|delete|info|repair|export|import: thin commands over retriever::Store
+// (an index directory, or a PostgreSQL store named by a postgresql:// connection string).
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
@@ -10,6 +11,7 @@
 #include "longqa/common/progress.h"
 #include "longqa/common/stopwatch.h"
 #include "longqa/index.h"
+#include "longqa/postgres_store.h"
 #include "longqa/text_encoder.h"
 
 namespace longqa::cli {
@@ -48,13 +50,15 @@ std::shared_ptr<const TextEncoder> load_encoder(const std::string& dir) {
   return std::make_shared<const TextEncoder>(TextEncoder::load(dir));
 }
 
-// The encoder given with --encoder, else the one the manifest records.
-std::shared_ptr<const TextEncoder> index_encoder(const Args& args, const std::string& index_dir) {
+constexpr const char* kLocationHelp = "index directory, or a postgresql:// connection string (the PostgreSQL store)";
+
+// The encoder given with --encoder, else the one the index records.
+std::shared_ptr<const TextEncoder> index_encoder(const Args& args, const std::string& location) {
   if (args.is_set("encoder")) return load_encoder(args.get("encoder"));
-  const Manifest manifest = Manifest::read(index_dir);
-  if (manifest.encoder_path.empty())
-    throw std::invalid_argument(index_dir + ": the manifest records no encoder path; give --encoder");
-  return load_encoder(manifest.encoder_path);
+  const std::string recorded = recorded_encoder_path(location);
+  if (recorded.empty())
+    throw std::invalid_argument(redact_connection_string(location) + ": the index records no encoder path; give --encoder");
+  return load_encoder(recorded);
 }
 
 // What to ingest, checked and counted before any index is touched.
@@ -85,7 +89,7 @@ IngestPlan plan_ingest(std::vector<std::string> paths, const Args& args) {
 
 // Ingests into the index in batches with a progress bar, then commits. Returns the exit code:
 // 0, also when bad records were skipped (the summary counts them).
-int ingest_into(Index& index, const IngestPlan& plan) {
+int ingest_into(Store& index, const IngestPlan& plan) {
   Progress progress("documents", plan.total);
   int64_t documents = 0, passages = 0, replaced = 0, bad = 0;
   std::vector<Document> batch;
@@ -120,10 +124,12 @@ int ingest_into(Index& index, const IngestPlan& plan) {
             << " documents/s, " << static_cast<double>(passages) / std::max(elapsed, 1e-9) << " passages/s\n";
   if (replaced) std::cout << replaced << " of them replaced a stored document with the same id\n";
   if (bad) std::cout << bad << " bad records skipped (listed above)\n";
-  std::cout << "index " << index.dir() << ": " << stats.documents << " documents, " << stats.passages
-            << " passages, generation " << index.manifest().generation << "\n";
+  const StoreInfo info = index.info();
+  std::cout << "index " << info.location << ": " << stats.documents << " documents, " << stats.passages << " passages";
+  if (info.backend == "embedded") std::cout << ", generation " << info.generation;
+  std::cout << "\n";
   if (stats.dense_pending)
-    std::cout << "warning: " << index.manifest().options.factory << " cannot train on " << stats.dense_pending
+    std::cout << "warning: " << info.dense << " cannot train on " << stats.dense_pending
               << " vectors (an IVF index needs at least one per list): dense search finds nothing until more "
                  "documents are added\n";
   return 0;
@@ -135,9 +141,13 @@ int build(Argv argv) {
                            "files. Bad records are reported with file:line and skipped.");
   add_ingest_options(args);
   args.option("encoder", "text encoder model directory (e.g. a sentence-transformers model)")
-      .option("out", "new index directory (must not exist or be empty)")
-      .option("factory", "FAISS factory string: Flat, HNSW32, IVF1024,Flat, IVF4096,PQ64, ...", "Flat")
-      .option("bm25", "BM25 terms: wordpiece (the encoder's pieces) or trigram (works for any language)", "wordpiece")
+      .option("out", "new index directory (must not exist or be empty), or a postgresql:// connection string to a "
+                     "database (or schema, via options=-csearch_path) with no longqa tables yet")
+      .alias("store", "out")
+      .option("factory", "FAISS factory string: Flat, HNSW32, IVF1024,Flat, IVF4096,PQ64, ... (embedded store; "
+                         "PostgreSQL uses pgvector's HNSW)", "Flat")
+      .option("bm25", "lexical terms: wordpiece (the encoder's pieces; PostgreSQL: English full text) or trigram "
+                      "(any language; PostgreSQL: pg_trgm)", "wordpiece")
       .option("passage-tokens", "passage length in encoder tokens", "256")
       .option("passage-overlap", "tokens shared by consecutive passages", "32");
   if (!args.parse(argv)) return 0;
@@ -148,34 +158,35 @@ int build(Argv argv) {
   options.passage_overlap = args.get_int("passage-overlap");
   options.encoder_path = fs::absolute(args.get("encoder")).string();
   const IngestPlan plan = plan_ingest(corpus, args);
-  Index index = Index::create(args.get("out"), load_encoder(options.encoder_path), options);
-  return ingest_into(index, plan);
+  const auto index = create_store(args.get("out"), load_encoder(options.encoder_path), options);
+  return ingest_into(*index, plan);
 }
 
 int add(Argv argv) {
   const std::vector<std::string> corpus = take_list(argv, "corpus");
   Args args("index add", "Adds documents to an index without a rebuild; a document whose id is stored replaces it.");
-  args.option("index", "index directory").option("encoder", "encoder directory (default: the one the index records)");
+  args.option("index", kLocationHelp).alias("store", "index")
+      .option("encoder", "encoder directory (default: the one the index records)");
   add_ingest_options(args);
   if (!args.parse(argv)) return 0;
   const std::string dir = args.get("index");
   const IngestPlan plan = plan_ingest(corpus, args);
-  Index index = Index::open(dir, index_encoder(args, dir), OpenMode::kReadWrite);
-  return ingest_into(index, plan);
+  const auto index = open_store(dir, index_encoder(args, dir), OpenMode::kReadWrite);
+  return ingest_into(*index, plan);
 }
 
 int remove(Argv argv) {
   const std::vector<std::string> ids = take_list(argv, "id");
   Args args("index delete", "Deletes documents by id without a rebuild.");
-  args.option("index", "index directory")
+  args.option("index", kLocationHelp).alias("store", "index")
       .option("id", "document ids, one or more")
       .option("encoder", "encoder directory (default: the one the index records)");
   if (!args.parse(argv)) return 0;
   if (ids.empty()) throw std::invalid_argument("--id needs at least one document id");
   const std::string dir = args.get("index");
-  Index index = Index::open(dir, index_encoder(args, dir), OpenMode::kReadWrite);
-  const auto removed = index.remove(ids);
-  index.commit();
+  const auto index = open_store(dir, index_encoder(args, dir), OpenMode::kReadWrite);
+  const auto removed = index->remove(ids);
+  index->commit();
   std::cout << "deleted " << removed.documents << " documents (" << removed.passages << " passages)\n";
   if (!removed.missing.empty()) {
     std::cerr << "not in the index:";
@@ -186,15 +197,118 @@ int remove(Argv argv) {
   return 0;
 }
 
+// index info|repair of a PostgreSQL store: every write is already committed, so there is
+// nothing to repair; info shows what open() checked and the counts.
+int postgres_info(const Args& args, const std::string& location, bool repair) {
+  const auto store = open_store(location, index_encoder(args, location));
+  const StoreInfo info = store->info();
+  const auto stats = store->stats();
+  if (repair) {
+    std::cout << info.location << ": a PostgreSQL store commits every write; nothing to repair\n";
+    return 0;
+  }
+  if (args.is_set("json")) {
+    nlohmann::json out = {{"backend", info.backend},     {"location", info.location},
+                          {"encoder_id", info.encoder_id}, {"encoder_path", info.encoder_path},
+                          {"dimension", info.dimension}, {"dense", info.dense},
+                          {"lexical", info.lexical},     {"created", info.created},
+                          {"passage_tokens", info.options.passage_tokens},
+                          {"passage_overlap", info.options.passage_overlap},
+                          {"stats", {{"documents", stats.documents}, {"passages", stats.passages},
+                                     {"dense_vectors", stats.dense_vectors}}}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "store        " << info.location << " (PostgreSQL, created " << info.created << ")\n"
+            << "encoder      " << info.encoder_path << " (id " << info.encoder_id << ", " << info.dimension
+            << " dimensions)\n"
+            << "dense        " << info.dense << ", " << stats.dense_vectors << " vectors\n"
+            << "lexical      " << info.lexical << "\n"
+            << "passages     " << info.options.passage_tokens << " tokens, overlap " << info.options.passage_overlap
+            << "\n"
+            << "documents    " << stats.documents << "\n"
+            << "passages     " << stats.passages << "\n";
+  return 0;
+}
+
+int export_command(Argv argv) {
+  Args args("index export", "Writes every document of an index, with its passages and (when the store keeps them "
+                            "exactly) their vectors, to a new folder that `index import` reads: the way from the "
+                            "embedded store to PostgreSQL and back.");
+  args.option("index", kLocationHelp).alias("store", "index")
+      .option("out", "new export folder (must not exist or be empty)")
+      .option("encoder", "encoder directory (default: the one the index records)");
+  if (!args.parse(argv)) return 0;
+  const std::string location = args.get("index");
+  const auto store = open_store(location, index_encoder(args, location));
+  const int64_t total = store->stats().documents;
+  Progress progress("documents", total);
+  const ExportSummary summary =
+      export_store(*store, args.get("out"), [&](int64_t documents, int64_t passages) {
+        progress.update(documents, std::to_string(passages) + " passages");
+      });
+  progress.finish(summary.documents, std::to_string(summary.passages) + " passages");
+  std::cout << "exported " << summary.documents << " documents (" << summary.passages << " passages"
+            << (summary.vectors ? ", with their vectors" : "; no exact vectors in this index: import re-encodes")
+            << ") to " << args.get("out") << "\n";
+  return 0;
+}
+
+int import_command(Argv argv) {
+  Args args("index import", "Adds the documents of an `index export` folder to an index, creating it when it "
+                            "does not exist yet (with the export's passage settings). The exported vectors are "
+                            "used when the encoder and passage settings match; otherwise documents are encoded again.");
+  args.option("index", kLocationHelp).alias("store", "index")
+      .option("from", "export folder (`longqa index export`)")
+      .option("encoder", "encoder directory (default: the one the index or the export records)")
+      .option("factory", "FAISS factory of a new embedded index", "Flat")
+      .option("batch", "documents per transaction", "64");
+  if (!args.parse(argv)) return 0;
+  const std::string location = args.get("index");
+  const ExportHeader header = read_export_header(args.get("from"));
+  const bool exists = is_postgres_location(location) ? [&] {
+    try {
+      recorded_encoder_path(location);
+      return true;
+    } catch (const std::invalid_argument&) {
+      return false;  // no longqa tables there yet
+    }
+  }()
+                                                      : fs::exists(fs::path(location) / "index.json");
+  std::unique_ptr<Store> store;
+  if (exists) {
+    store = open_store(location, index_encoder(args, location), OpenMode::kReadWrite);
+  } else {
+    IndexOptions options = header.options;
+    options.factory = args.get("factory");
+    const std::string encoder = args.is_set("encoder") ? args.get("encoder") : header.encoder_path;
+    if (encoder.empty()) throw std::invalid_argument("the export records no encoder path; give --encoder");
+    options.encoder_path = fs::absolute(encoder).string();
+    store = create_store(location, load_encoder(options.encoder_path), options);
+  }
+  Progress progress("documents", header.documents);
+  const ImportSummary summary =
+      import_store(*store, args.get("from"), args.get_int("batch"), [&](int64_t documents, int64_t passages) {
+        progress.update(documents, std::to_string(passages) + " passages");
+      });
+  progress.finish(summary.documents, std::to_string(summary.passages) + " passages");
+  std::cout << "imported " << summary.documents << " documents (" << summary.passages << " passages"
+            << (summary.reencoded ? ", encoded again" : ", with the exported vectors") << ") into "
+            << store->info().location << "\n";
+  return 0;
+}
+
 int info(Argv argv, bool repair) {
   Args args(repair ? "index repair" : "index info",
             repair ? "Opens an index for writing, which re-encodes passages missing from the dense index "
                      "(left by an interrupted write) and drops vectors of deleted passages, then commits."
                    : "Shows an index's manifest and counts, after checking its files.");
-  args.option("index", "index directory").option("encoder", "encoder directory (default: the one the index records)");
+  args.option("index", kLocationHelp).alias("store", "index")
+      .option("encoder", "encoder directory (default: the one the index records)");
   if (!repair) args.flag("json", "print JSON");
   if (!args.parse(argv)) return 0;
   const std::string dir = args.get("index");
+  if (is_postgres_location(dir)) return postgres_info(args, dir, repair);
   const Index index = Index::open(dir, index_encoder(args, dir), repair ? OpenMode::kReadWrite : OpenMode::kReadOnly);
   const auto& report = index.open_report();
   if (repair) {
@@ -241,6 +355,11 @@ subcommands:
   delete   delete documents by id
   info     show an index's manifest and counts
   repair   re-encode passages an interrupted write left out of the dense index
+  export   write an index's documents, passages and vectors to a folder
+  import   add an export's documents to an index (embedded or PostgreSQL)
+
+An index is a directory (the embedded store: SQLite + FAISS) or a PostgreSQL database named by
+a postgresql:// connection string (--index or --store; `build` takes it as --out or --store).
 
 Run `longqa index SUBCOMMAND --help` for the options of each.
 )";
@@ -258,6 +377,8 @@ int index_command(const Argv& argv) {
   if (argv[0] == "delete") return remove(rest);
   if (argv[0] == "info") return info(rest, false);
   if (argv[0] == "repair") return info(rest, true);
+  if (argv[0] == "export") return export_command(rest);
+  if (argv[0] == "import") return import_command(rest);
   throw std::invalid_argument("unknown subcommand '" + argv[0] + "'\n\n" + kUsage);
 }
 

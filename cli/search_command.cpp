@@ -7,6 +7,8 @@
 #include "commands.h"
 #include "longqa/answer_json.h"
 #include "longqa/common/stopwatch.h"
+#include "longqa/index.h"
+#include "longqa/postgres_store.h"
 #include "longqa/retriever.h"
 #include "longqa/text_encoder.h"
 #include "shared_options.h"
@@ -19,7 +21,8 @@ int search_command(const Argv& argv) {
   std::string question = take_trailing_words(argv, options, {"--json", "--help", "-h"});
   Args args("search", "Retrieves the top documents for a question, each with its best passages. The question "
                       "is the last argument: longqa search --index DIR [options] \"question\"");
-  args.option("index", "index directory")
+  args.option("index", "index directory, or a postgresql:// connection string (the PostgreSQL store)")
+      .alias("store", "index")
       .option("question", "the question (or give it as the last argument)")
       .option("k", "documents to return", "5");
   add_retriever_options(args, /*passages_default=*/"1");
@@ -33,11 +36,13 @@ int search_command(const Argv& argv) {
 
   Stopwatch clock;
   const std::string dir = args.get("index");
-  const std::string encoder_dir = !args.get("encoder").empty() ? args.get("encoder") : Manifest::read(dir).encoder_path;
-  if (encoder_dir.empty()) throw std::invalid_argument(dir + ": the manifest records no encoder path; give --encoder");
-  const Index index = Index::open(dir, std::make_shared<const TextEncoder>(TextEncoder::load(encoder_dir)));
-  if (index.open_report().missing)
-    std::cerr << "warning: " << index.open_report().missing
+  const std::string encoder_dir = !args.get("encoder").empty() ? args.get("encoder") : recorded_encoder_path(dir);
+  if (encoder_dir.empty())
+    throw std::invalid_argument(redact_connection_string(dir) + ": the index records no encoder path; give --encoder");
+  const auto store = open_store(dir, std::make_shared<const TextEncoder>(TextEncoder::load(encoder_dir)));
+  const Store& index = *store;
+  if (const auto* embedded = dynamic_cast<const Index*>(store.get()); embedded && embedded->open_report().missing)
+    std::cerr << "warning: " << embedded->open_report().missing
               << " passages are not in the dense index (an interrupted write, or an IVF index still too small "
               << "to train): BM25 finds them; `longqa index repair --index " << dir << "` adds what it can\n";
   const Retriever retriever(index, retriever_opts);

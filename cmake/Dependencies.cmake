@@ -41,6 +41,7 @@ endif()
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # the PostgreSQL store
 # The reader's CPU linear layers call OpenBLAS's sgemm (reader/blas_linear.cpp): libopenblas0-pthread.
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 # Retrieval: FAISS (Debian's static libfaiss needs OpenMP found first; its BLAS is

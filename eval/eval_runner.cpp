@@ -39,7 +39,7 @@ Place place_of(const QaDocument& d) {
 // and its text, cached across questions.
 class RetrievedDocuments {
  public:
-  RetrievedDocuments(const retriever::Index& index, EvalUnit unit, DatasetFormat format)
+  RetrievedDocuments(const retriever::Store& index, EvalUnit unit, DatasetFormat format)
       : index_(index), unit_(unit), format_(format) {}
 
   // Does document `id` hold the gold of a question whose own document is `gold`?
@@ -56,22 +56,22 @@ class RetrievedDocuments {
     if (auto it = places_.find(id); it != places_.end()) return it->second;
     auto document = index_.document(id);
     if (!document)
-      throw std::runtime_error(index_.dir() + ": the retriever returned document '" + id + "', which it does not hold");
+      throw std::runtime_error(index_.info().location + ": the retriever returned document '" + id + "', which it does not hold");
     const json metadata = json::parse(document->metadata_json, nullptr, /*allow_exceptions=*/false);
     const bool paragraph_unit = metadata.is_object() && metadata.contains("paragraph");
     const bool article_unit = metadata.is_object() && metadata.contains("paragraph_starts");
     if (!metadata.is_object() || !metadata.contains("article") || (!paragraph_unit && !article_unit))
-      throw std::invalid_argument(index_.dir() + ": document '" + id + "' was not made from a SQuAD-format file "
+      throw std::invalid_argument(index_.info().location + ": document '" + id + "' was not made from a SQuAD-format file "
                                   "(no article/paragraph metadata); build the index from the --data file");
     if (paragraph_unit != (unit_ == EvalUnit::kParagraph))
-      throw std::invalid_argument(index_.dir() + ": the index holds " + (paragraph_unit ? "paragraphs" : "articles") +
+      throw std::invalid_argument(index_.info().location + ": the index holds " + (paragraph_unit ? "paragraphs" : "articles") +
                                   " but the unit is " + to_string(unit_) + "; build it with `longqa index build --unit " +
                                   to_string(unit_) + "`");
     Place p{metadata["article"].get<int64_t>(), paragraph_unit ? metadata["paragraph"].get<int64_t>() : -1};
     return places_.emplace(id, p).first->second;
   }
 
-  const retriever::Index& index_;
+  const retriever::Store& index_;
   EvalUnit unit_;
   DatasetFormat format_;
   std::unordered_map<std::string, Place> places_;

@@ -5,11 +5,12 @@
 
 #include "longqa/common/stopwatch.h"
 #include "longqa/common/utf8.h"
+#include "longqa/postgres_store.h"
 #include "longqa/text_encoder.h"
 
 namespace longqa {
 
-Pipeline::Pipeline(std::shared_ptr<const Reader> reader, std::shared_ptr<const retriever::Index> index,
+Pipeline::Pipeline(std::shared_ptr<const Reader> reader, std::shared_ptr<const retriever::Store> index,
                    retriever::RetrieverOptions retriever_options)
     : reader_(std::move(reader)), index_(std::move(index)) {
   if (!reader_) throw std::invalid_argument("Pipeline: no reader");
@@ -20,11 +21,12 @@ Pipeline::Pipeline(std::shared_ptr<const Reader> reader, std::shared_ptr<const r
 Pipeline Pipeline::open(const std::string& model_dir, const std::string& index_dir, ReaderOptions reader_options,
                         retriever::RetrieverOptions retriever_options, const std::string& encoder_dir) {
   std::string encoder = encoder_dir;
-  if (encoder.empty()) encoder = retriever::Manifest::read(index_dir).encoder_path;
+  if (encoder.empty()) encoder = retriever::recorded_encoder_path(index_dir);
   if (encoder.empty())
-    throw std::invalid_argument(index_dir + ": the manifest records no encoder path; give the encoder directory");
-  auto index = std::make_shared<const retriever::Index>(
-      retriever::Index::open(index_dir, std::make_shared<const TextEncoder>(TextEncoder::load(encoder))));
+    throw std::invalid_argument(retriever::redact_connection_string(index_dir) +
+                                ": the index records no encoder path; give the encoder directory");
+  std::shared_ptr<const retriever::Store> index =
+      retriever::open_store(index_dir, std::make_shared<const TextEncoder>(TextEncoder::load(encoder)));
   return Pipeline(std::make_shared<const Reader>(model_dir, reader_options), std::move(index), retriever_options);
 }
 

@@ -1,6 +1,7 @@
 // FAISS behind ids, deletions, atomic files with checksums.
 #include "longqa/dense_index.h"
 
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "longqa/common/atomic_file.h"
 #include "longqa/common/errors.h"
@@ -325,6 +327,29 @@ std::vector<int64_t> DenseIndex::ids() const {
   if (!deleted_.empty())
     out.erase(std::remove_if(out.begin(), out.end(), [&](int64_t id) { return deleted_.count(id) > 0; }), out.end());
   out.insert(out.end(), pending_ids_.begin(), pending_ids_.end());
+  return out;
+}
+
+std::vector<float> DenseIndex::reconstruct(const std::vector<int64_t>& ids) const {
+  const auto map = dynamic_cast<const faiss::IndexIDMap2*>(index_.get());
+  const faiss::Index* inner = map ? map->index : nullptr;
+  const auto hnsw = dynamic_cast<const faiss::IndexHNSW*>(inner);
+  const bool exact = dynamic_cast<const faiss::IndexFlat*>(inner) ||
+                     (hnsw && dynamic_cast<const faiss::IndexFlat*>(hnsw->storage));
+  if (!exact) return {};
+  std::unordered_map<int64_t, size_t> pending_row;
+  for (size_t i = 0; i < pending_ids_.size(); ++i) pending_row[pending_ids_[i]] = i;
+  std::vector<float> out(ids.size() * static_cast<size_t>(dimension_));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    float* row = out.data() + i * static_cast<size_t>(dimension_);
+    if (auto p = pending_row.find(ids[i]); p != pending_row.end()) {
+      std::copy_n(pending_vectors_.data() + p->second * static_cast<size_t>(dimension_), dimension_, row);
+    } else if (map->rev_map.count(ids[i]) && !deleted_.count(ids[i])) {
+      map->reconstruct(ids[i], row);
+    } else {
+      throw std::out_of_range("dense index: no vector for passage " + std::to_string(ids[i]));
+    }
+  }
   return out;
 }
 

@@ -519,6 +519,15 @@ std::vector<int64_t> Docstore::passage_ids() const {
   return out;
 }
 
+std::vector<std::string> Docstore::document_ids(const std::string& after, int64_t limit) const {
+  std::lock_guard<std::mutex> lock(*mutex_);
+  Statement page(db_.get(), path_, "SELECT id FROM documents WHERE id > ? ORDER BY id LIMIT ?");
+  page.bind(1, after).bind(2, limit);
+  std::vector<std::string> out;
+  while (page.step()) out.push_back(page.text(0));
+  return out;
+}
+
 std::vector<ScoredId> Docstore::bm25(const std::string& query, int64_t k) const {
   const std::string match = bm25_query(query);
   if (match.empty() || k <= 0) return {};

@@ -33,7 +33,6 @@ constexpr const char* kManifestName = "index.json";
 constexpr const char* kDocstoreName = "docstore.sqlite";
 constexpr const char* kLockName = "write.lock";
 constexpr const char* kFormat = "longqa-index";
-constexpr int64_t kEncodeChunk = 256;  // passages encoded per encoder call
 
 std::string now_utc() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -252,9 +251,9 @@ void Index::reconcile(bool repair) {
     open_report_.missing = static_cast<int64_t>(missing.size());
     return;
   }
-  for (size_t begin = 0; begin < missing.size(); begin += kEncodeChunk) {
+  for (size_t begin = 0; begin < missing.size(); begin += kPassagesPerEncode) {
     const std::vector<int64_t> chunk(missing.begin() + static_cast<int64_t>(begin),
-                                     missing.begin() + static_cast<int64_t>(std::min(missing.size(), begin + kEncodeChunk)));
+                                     missing.begin() + static_cast<int64_t>(std::min(missing.size(), begin + kPassagesPerEncode)));
     std::vector<int64_t> ids;
     std::vector<std::string> inputs;
     for (auto& [id, input] : docstore_.passage_inputs(chunk)) {
@@ -280,41 +279,6 @@ void Index::encode_into_dense(const std::vector<int64_t>& ids, const std::vector
   const at::Tensor vectors = encoder_->encode(inputs).contiguous();
   std::unique_lock<std::shared_mutex> lock(*dense_mutex_);
   dense_.add(ids, vectors.data_ptr<float>());
-}
-
-Index::AddResult Index::add(std::vector<Document> documents) {
-  require_writable("add");
-  const Tokenizer& tokenizer = encoder_->tokenizer();
-  const int64_t max_tokens = encoder_->max_tokens();
-  std::vector<DocumentPassages> items;
-  std::vector<std::string> inputs;
-  items.reserve(documents.size());
-  for (Document& doc : documents) {
-    const std::vector<Token> tokens = tokenizer.tokenize(doc.text);
-    // The encoder reads [CLS] title \n passage [SEP]: the window shrinks by the title so that
-    // no passage is cut off at the encoder's length.
-    const int64_t title_tokens = static_cast<int64_t>(tokenizer.tokenize(doc.title).size());
-    const int64_t window = std::max(std::min(manifest_.options.passage_tokens, max_tokens - 2 - title_tokens),
-                                    std::min<int64_t>(manifest_.options.passage_tokens, 32));
-    const int64_t overlap = std::min(manifest_.options.passage_overlap, window / 2);
-    std::vector<std::pair<int64_t, int64_t>> bytes;
-    bytes.reserve(tokens.size());
-    for (const Token& t : tokens) bytes.emplace_back(t.begin, t.end);
-    DocumentPassages& item = items.emplace_back();
-    if (!bytes.empty()) item.passages = split_passages(bytes, window, overlap);
-    for (const Passage& p : item.passages) inputs.push_back(passage_input(doc.title, doc.text, p));
-    item.document = std::move(doc);
-  }
-  // Encoding (the slow part) happens before anything is written.
-  std::vector<float> vectors;
-  vectors.reserve(inputs.size() * static_cast<size_t>(encoder_->dimension()));
-  for (size_t begin = 0; begin < inputs.size(); begin += kEncodeChunk) {
-    const std::vector<std::string> chunk(inputs.begin() + static_cast<int64_t>(begin),
-                                         inputs.begin() + static_cast<int64_t>(std::min(inputs.size(), begin + kEncodeChunk)));
-    const at::Tensor encoded = encoder_->encode(chunk).contiguous();
-    vectors.insert(vectors.end(), encoded.data_ptr<float>(), encoded.data_ptr<float>() + encoded.numel());
-  }
-  return add_encoded(std::move(items), vectors.data());
 }
 
 Index::AddResult Index::add_encoded(std::vector<DocumentPassages> items, const float* vectors) {
@@ -431,6 +395,32 @@ Index::Stats Index::stats() const {
   s.dense_deleted = dense_.deleted();
   s.dense_pending = dense_.pending();
   return s;
+}
+
+std::vector<std::string> Index::document_ids(const std::string& after, int64_t limit) const {
+  return docstore_.document_ids(after, limit);
+}
+
+std::vector<float> Index::passage_vectors(const std::vector<int64_t>& ids) const {
+  std::shared_lock<std::shared_mutex> lock(*dense_mutex_);
+  return dense_.reconstruct(ids);
+}
+
+StoreInfo Index::info() const {
+  StoreInfo info;
+  std::lock_guard<std::mutex> writing(*write_mutex_);  // the manifest changes with commits
+  info.backend = "embedded";
+  info.location = dir_;
+  info.encoder_id = manifest_.encoder_id;
+  info.encoder_path = manifest_.encoder_path;
+  info.dimension = manifest_.dimension;
+  info.options = manifest_.options;
+  info.dense = manifest_.options.factory;
+  info.lexical = "fts5 " + to_string(manifest_.options.bm25);
+  info.generation = manifest_.generation;
+  info.created = manifest_.created;
+  info.updated = manifest_.updated;
+  return info;
 }
 
 void Index::set_search_breadth(int64_t breadth) {

@@ -30,7 +30,7 @@ SearchMode parse_search_mode(const std::string& name) {
   throw std::invalid_argument("unknown search mode '" + name + "' (expected fused, dense or bm25)");
 }
 
-Retriever::Retriever(const Index& index, RetrieverOptions options) : index_(index), options_(options) {
+Retriever::Retriever(const Store& index, RetrieverOptions options) : index_(index), options_(options) {
   if (options_.candidates <= 0 || options_.passages_per_document <= 0 || options_.encode_batch <= 0 ||
       options_.rrf_k < 0)
     throw std::invalid_argument("retriever: candidates, passages_per_document and encode_batch must be positive, "

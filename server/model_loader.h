@@ -5,7 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "longqa/index.h"
+#include "longqa/store.h"
 #include "longqa/reader.h"
 #include "settings.h"
 
@@ -23,7 +23,7 @@ LoadedReader load_reader(const ServerSettings& settings);
 // The index directory settings.index_dir, opened for writing with its encoder (settings.encoder,
 // else the one its manifest names) on settings.device. A directory without an index gets a
 // new, empty one made with settings.encoder.
-std::unique_ptr<retriever::Index> load_index(const ServerSettings& settings);
+std::unique_ptr<retriever::Store> load_index(const ServerSettings& settings);
 
 // The "build" of /v1/info: device, whether CUDA is available, libtorch version, compiler.
 nlohmann::json build_info(const ServerSettings& settings);

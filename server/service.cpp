@@ -276,7 +276,7 @@ void Service::add_documents(json& body, const Respond& respond) {
         std::vector<std::string> added;
         for (const auto& d : *documents) added.push_back(d.id);
         Stopwatch clock;
-        retriever::Index::AddResult result;
+        retriever::Store::AddResult result;
         {
           std::lock_guard<std::mutex> lock(index_mutex_);
           result = index_->add(std::move(*documents));  // durable when it returns
@@ -313,7 +313,7 @@ void Service::delete_document(const std::string& id, const Respond& respond) {
   run_task(
       [this, id](double) {
         Stopwatch clock;
-        retriever::Index::RemoveResult result;
+        retriever::Store::RemoveResult result;
         {
           std::lock_guard<std::mutex> lock(index_mutex_);
           result = index_->remove({id});  // durable when it returns
@@ -345,20 +345,18 @@ void Service::after_index_write() {
 
 void Service::refresh_index_info() {
   const auto stats = index_->stats();
-  json info;
-  {
-    std::lock_guard<std::mutex> lock(index_mutex_);  // the manifest changes with commits
-    const auto& manifest = index_->manifest();
-    info = {{"dir", index_->dir()},
-            {"documents", stats.documents},
-            {"passages", stats.passages},
-            {"dense_vectors", stats.dense_vectors},
-            {"generation", manifest.generation},
-            {"encoder_id", manifest.encoder_id},
-            {"dimension", manifest.dimension},
-            {"factory", manifest.options.factory},
-            {"retrieval_mode", settings_.retrieval_mode}};
-  }
+  const retriever::StoreInfo store = index_->info();
+  json info = {{"backend", store.backend},
+               {"dir", store.location},  // a directory, or the connection string without its password
+               {"documents", stats.documents},
+               {"passages", stats.passages},
+               {"dense_vectors", stats.dense_vectors},
+               {"generation", store.generation},
+               {"encoder_id", store.encoder_id},
+               {"dimension", store.dimension},
+               {"factory", store.dense},
+               {"lexical", store.lexical},
+               {"retrieval_mode", settings_.retrieval_mode}};
   std::lock_guard<std::mutex> lock(info_mutex_);
   index_info_ = std::move(info);
 }

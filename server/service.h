@@ -26,7 +26,7 @@ class Pipeline;
 class Reader;
 }
 namespace longqa::retriever {
-class Index;
+class Store;
 }
 
 namespace longqa::server {
@@ -98,7 +98,7 @@ class Service {
   nlohmann::json model_info_;             // set once by load(), before loaded_ turns true
   std::atomic<bool> loaded_{false};
   nlohmann::json build_info_;
-  std::shared_ptr<retriever::Index> index_;  // set once by load(), like reader_
+  std::shared_ptr<retriever::Store> index_;  // set once by load(), like reader_
   std::unique_ptr<Pipeline> pipeline_;       // over reader_ and index_
   std::mutex index_mutex_;  // document writes and checkpoints, one at a time
   Clock::time_point last_commit_;

@@ -136,7 +136,10 @@ const std::vector<SettingSpec>& setting_specs() {
                      "origins a browser page may call the API from, comma-separated ('*' = any); none by default"),
       bool_setting("access_log", &S::access_log, "log one line per request (request id, key name, status, time)"),
       string_setting("reader", &S::reader_dir, "reader model directory (config.json, model.safetensors, vocab.txt)"),
-      string_setting("index", &S::index_dir, "index directory; without it only /v1/read is served"),
+      string_setting("index", &S::index_dir,
+                     "index directory, or a postgresql:// connection string (a PostgreSQL store that any "
+                     "number of replicas share); without it only /v1/read is served"),
+      string_setting("store", &S::index_dir, "the same as --index"),
       string_setting("encoder", &S::encoder,
                      "text encoder of the index (default: the one its manifest names); with a folder "
                      "that holds no index yet, a new empty index is made with it"),

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "longqa/index.h"
 #include "longqa/retriever.h"
 #include "retriever_fixtures.h"
 

@@ -55,6 +55,9 @@ class DenseIndex {
 
   // Ids of every live vector (searchable or held back for training), in no particular order.
   std::vector<int64_t> ids() const;
+  // The vectors of these live ids (ids.size() x dimension), when the index stores them exactly
+  // (Flat, HNSW..,Flat); empty for compressed or IVF indexes. Throws for an id it does not hold.
+  std::vector<float> reconstruct(const std::vector<int64_t>& ids) const;
   int64_t size() const;           // live vectors
   int64_t stored() const;         // vectors in the FAISS index, deleted ones included
   int64_t pending() const { return static_cast<int64_t>(pending_ids_.size()); }

@@ -82,6 +82,8 @@ class Docstore {
   // passage_input() of each of these passages (ids that do not exist are skipped).
   std::vector<std::pair<int64_t, std::string>> passage_inputs(const std::vector<int64_t>& ids) const;
   std::vector<int64_t> passage_ids() const;  // ascending
+  // Document ids after `after` (exclusive) in byte order, at most `limit`.
+  std::vector<std::string> document_ids(const std::string& after, int64_t limit) const;
 
   // Top k passages for a free-text query (higher score is better: FTS5's bm25() negated).
   std::vector<ScoredId> bm25(const std::string& query, int64_t k) const;

@@ -1,4 +1,4 @@
-// An index directory: the manifest (index.json), the docstore (docstore.sqlite: documents,
+// The embedded Store (longqa/store.h). An index directory: the manifest (index.json), the docstore (docstore.sqlite: documents,
 // passages, BM25) and the dense vectors (dense-<generation>.faiss).
 //
 // Consistency model. The docstore is the source of truth; the FAISS file is a checkpoint of
@@ -30,21 +30,13 @@
 #include "longqa/corpus.h"
 #include "longqa/dense_index.h"
 #include "longqa/docstore.h"
+#include "longqa/store.h"
 
 namespace longqa {
 class TextEncoder;
 }
 
 namespace longqa::retriever {
-
-// Settings fixed when an index is created.
-struct IndexOptions {
-  std::string factory = "Flat";  // FAISS factory string; inner product metric
-  Bm25Tokenization bm25 = Bm25Tokenization::kWordPiece;
-  int64_t passage_tokens = 256;  // passage window in encoder tokens (capped by the encoder's length)
-  int64_t passage_overlap = 32;  // tokens shared by consecutive passages
-  std::string encoder_path;      // recorded in the manifest so that commands can find the encoder
-};
 
 // index.json.
 struct Manifest {
@@ -64,9 +56,7 @@ struct Manifest {
   std::string to_json() const;
 };
 
-enum class OpenMode { kReadOnly, kReadWrite };
-
-class Index {
+class Index final : public Store {
  public:
   // A new index in `dir` (created; it must be empty or not exist), committed at generation 1.
   static Index create(const std::string& dir, std::shared_ptr<const TextEncoder> encoder, const IndexOptions& options);
@@ -74,25 +64,12 @@ class Index {
   static Index open(const std::string& dir, std::shared_ptr<const TextEncoder> encoder,
                     OpenMode mode = OpenMode::kReadOnly);
 
-  struct AddResult {
-    int64_t documents = 0;  // added, replacements included
-    int64_t replaced = 0;   // of them, replacing a document with the same id
-    int64_t passages = 0;
-  };
-  // Splits each document into passages, encodes them, stores everything in one transaction
-  // (a document with an id already stored replaces it). Durable when it returns.
-  AddResult add(std::vector<Document> documents);
   // Documents split into passages and encoded elsewhere (a batch job on a GPU, say): `vectors`
   // holds one row of dimension() floats per passage, in order. They must come from this index's
   // encoder: passages a crash leaves out of the dense index are re-encoded with it on open.
-  AddResult add_encoded(std::vector<DocumentPassages> items, const float* vectors);
+  AddResult add_encoded(std::vector<DocumentPassages> items, const float* vectors) override;
 
-  struct RemoveResult {
-    int64_t documents = 0, passages = 0;
-    std::vector<std::string> missing;  // ids that were not in the index
-  };
-  // Removes documents by id. Durable when it returns.
-  RemoveResult remove(const std::vector<std::string>& ids);
+  RemoveResult remove(const std::vector<std::string>& ids) override;
 
   // Re-indexes every passage for BM25 with another tokenization (no re-encoding), then commits.
   void set_bm25_tokenization(Bm25Tokenization tokenization);
@@ -100,7 +77,7 @@ class Index {
   // Checkpoints the dense vectors and writes the manifest (a new generation). Trains an
   // IVF/PQ index on the vectors held back if it is not trained yet; when there are too few
   // to train on they stay held back (stats().dense_pending) and dense search finds nothing.
-  void commit();
+  void commit() override;
 
   // What open() found and did.
   struct OpenReport {
@@ -111,28 +88,28 @@ class Index {
   const OpenReport& open_report() const { return open_report_; }
 
   // Search primitives for Retriever; safe to call from many threads, also during writes.
-  std::vector<std::vector<ScoredId>> dense_search(const float* queries, int64_t n, int64_t k) const;
-  std::vector<ScoredId> bm25_search(const std::string& query, int64_t k) const;
-  std::vector<StoredPassage> passages(const std::vector<int64_t>& ids, bool with_text) const;
-  std::optional<Document> document(const std::string& id) const;
-  std::vector<StoredPassage> document_passages(const std::string& id, bool with_text) const;
+  std::vector<std::vector<ScoredId>> dense_search(const float* queries, int64_t n, int64_t k) const override;
+  std::vector<ScoredId> bm25_search(const std::string& query, int64_t k) const override;
+  std::vector<StoredPassage> passages(const std::vector<int64_t>& ids, bool with_text) const override;
+  std::optional<Document> document(const std::string& id) const override;
+  std::vector<StoredPassage> document_passages(const std::string& id, bool with_text) const override;
+  std::vector<std::string> document_ids(const std::string& after, int64_t limit) const override;
+  std::vector<float> passage_vectors(const std::vector<int64_t>& ids) const override;
 
-  struct Stats {
-    int64_t documents = 0, passages = 0;
-    int64_t dense_vectors = 0;  // live vectors
-    int64_t dense_deleted = 0;  // deleted vectors a graph index still holds
-    int64_t dense_pending = 0;  // vectors waiting for an untrained index to be trained
-  };
-  Stats stats() const;
+  Stats stats() const override;
+  StoreInfo info() const override;
   const Manifest& manifest() const { return manifest_; }  // as of the last commit
-  const TextEncoder& encoder() const { return *encoder_; }
+  const TextEncoder& encoder() const override { return *encoder_; }
   const std::string& dir() const { return dir_; }
   // Search breadth of the dense index (efSearch for HNSW, nprobe for IVF).
-  void set_search_breadth(int64_t breadth);
+  void set_search_breadth(int64_t breadth) override;
 
   Index(Index&&) noexcept;
   Index& operator=(Index&&) noexcept;
   ~Index();  // does not commit: vectors added since the last commit are re-encoded on open
+
+ protected:
+  const IndexOptions& index_options() const override { return manifest_.options; }
 
  private:
   struct Lock;
@@ -140,7 +117,7 @@ class Index {
         DenseIndex dense, std::unique_ptr<Lock> lock);
   void reconcile(bool repair);
   void encode_into_dense(const std::vector<int64_t>& ids, const std::vector<std::string>& inputs);
-  void require_writable(const char* what) const;
+  void require_writable(const char* what) const override;
 
   std::string dir_;
   std::shared_ptr<const TextEncoder> encoder_;

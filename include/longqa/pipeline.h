@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "longqa/index.h"
+#include "longqa/store.h"
 #include "longqa/reader.h"
 #include "longqa/retriever.h"
 
@@ -63,10 +63,10 @@ struct PipelineResult {
 
 class Pipeline {
  public:
-  Pipeline(std::shared_ptr<const Reader> reader, std::shared_ptr<const retriever::Index> index,
+  Pipeline(std::shared_ptr<const Reader> reader, std::shared_ptr<const retriever::Store> index,
            retriever::RetrieverOptions retriever_options = {});
-  // The reader from a model directory, the index read-only from its directory, with the text
-  // encoder its manifest records (or `encoder_dir`).
+  // The reader from a model directory, the index read-only from its directory or PostgreSQL
+  // connection string (longqa/store.h), with the text encoder it records (or `encoder_dir`).
   static Pipeline open(const std::string& model_dir, const std::string& index_dir, ReaderOptions reader_options = {},
                        retriever::RetrieverOptions retriever_options = {}, const std::string& encoder_dir = "");
 
@@ -82,12 +82,12 @@ class Pipeline {
                         double read_ms = 0, int64_t tokens = 0) const;
 
   const Reader& reader() const { return *reader_; }
-  const retriever::Index& index() const { return *index_; }
+  const retriever::Store& index() const { return *index_; }
   const retriever::Retriever& retriever() const { return *retriever_; }
 
  private:
   std::shared_ptr<const Reader> reader_;
-  std::shared_ptr<const retriever::Index> index_;
+  std::shared_ptr<const retriever::Store> index_;
   std::shared_ptr<const retriever::Retriever> retriever_;  // refers to *index_
 };
 

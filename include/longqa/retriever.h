@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "longqa/index.h"
+#include "longqa/store.h"
 
 namespace longqa::retriever {
 
@@ -43,7 +43,7 @@ struct DocumentHit {
 class Retriever {
  public:
   // `index` must outlive the retriever.
-  explicit Retriever(const Index& index, RetrieverOptions options = {});
+  explicit Retriever(const Store& index, RetrieverOptions options = {});
 
   std::vector<DocumentHit> search(const std::string& question, int64_t k) const;
   // Questions encoded together, encode_batch at a time.
@@ -55,7 +55,7 @@ class Retriever {
   const RetrieverOptions& options() const { return options_; }
 
  private:
-  const Index& index_;
+  const Store& index_;
   RetrieverOptions options_;
 };
 
