@@ -54,6 +54,8 @@ class Params {
     return *this;
   }
   Result run(PGconn* conn, const char* sql, int result_format = 0) const {
+    // Without parameters: the simple protocol, which also runs several ';'-separated commands.
+    if (values_.empty() && result_format == 0) return Result(PQexec(conn, sql));
     std::vector<const char*> values;
     std::vector<int> lengths;
     for (size_t i = 0; i < values_.size(); ++i) {
@@ -186,6 +188,7 @@ struct PostgresStore::Pool {
       while (!message.empty() && message.back() == '\n') message.pop_back();
       throw std::runtime_error(redacted + ": cannot connect: " + message);
     }
+    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // "extension exists, skipping" and the like
     try {
       exec(conn, redacted,
            (std::string("SET hnsw.ef_search = ") + std::to_string(kDefaultEfSearch) +

@@ -162,6 +162,7 @@ ImportSummary import_store(Store& store, const std::string& dir, int64_t batch, 
   std::vector<float> rows;
   auto flush = [&] {
     if (items.empty()) return;
+    const int64_t documents = static_cast<int64_t>(items.size());
     int64_t passages = 0;
     for (const auto& item : items) passages += static_cast<int64_t>(item.passages.size());
     if (summary.reencoded) {
@@ -171,7 +172,7 @@ ImportSummary import_store(Store& store, const std::string& dir, int64_t batch, 
     } else {
       store.add_encoded(std::move(items), rows.data());
     }
-    summary.documents += static_cast<int64_t>(items.size());
+    summary.documents += documents;
     summary.passages += passages;
     items.clear();
     rows.clear();
