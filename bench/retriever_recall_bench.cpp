@@ -5,8 +5,13 @@
 // over trigrams, dense (all-MiniLM-L6-v2), and the two fused by reciprocal rank fusion.
 // Each set is encoded once: the trigram index is a copy whose BM25 table is rebuilt. For
 // KorQuAD, BM25 over a Korean WordPiece vocabulary (KoBigBird's) is measured as well.
-// Prints a markdown table and writes JSON (default bench/results/retriever_recall.json).
+// With --postgres URL the same rows are measured on the PostgreSQL store as well (the embedded
+// index exported and imported, so both hold the same passages and vectors; full text for the
+// wordpiece rows, pg_trgm for the trigram rows of the Korean set), in one run.
+// Prints a markdown table and writes JSON (default bench/results/retriever_recall.json, with
+// --postgres bench/results/retriever_recall_postgres.json).
 #include <ATen/core/Tensor.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +26,7 @@
 
 #include "longqa/docstore.h"
 #include "longqa/index.h"
+#include "longqa/postgres_store.h"
 #include "longqa/retriever.h"
 #include "longqa/text_encoder.h"
 #include "longqa/tokenizer.h"
@@ -107,7 +113,7 @@ json recall(const Dataset& set, const std::vector<std::vector<std::string>>& ran
   return out;
 }
 
-json run_retriever(const Dataset& set, const Index& index, SearchMode mode, const std::string& bm25_name,
+json run_retriever(const Dataset& set, const Store& index, SearchMode mode, const std::string& bm25_name,
                    const std::vector<std::string>& texts, const at::Tensor& embeddings) {
   RetrieverOptions options;
   options.mode = mode;
@@ -121,7 +127,8 @@ json run_retriever(const Dataset& set, const Index& index, SearchMode mode, cons
     auto& ids = ranked.emplace_back();
     for (const auto& d : documents) ids.push_back(d.id);
   }
-  json row = {{"method", to_string(mode)},
+  json row = {{"store", index.info().backend},
+              {"method", to_string(mode)},
               {"bm25_tokenization", mode == SearchMode::kDense ? "-" : bm25_name},
               {"search_seconds", seconds},
               {"questions_per_second", static_cast<double>(texts.size()) / seconds}};
@@ -152,7 +159,8 @@ json run_vocabulary_bm25(const Dataset& set, const Index& index, const std::stri
       if (std::find(ids.begin(), ids.end(), p.document_id) == ids.end() && ids.size() < 20) ids.push_back(p.document_id);
   }
   const double seconds = seconds_since(t0);
-  json row = {{"method", "bm25"},
+  json row = {{"store", "embedded"},
+              {"method", "bm25"},
               {"bm25_tokenization", "wordpiece (" + fs::path(vocab_dir).filename().string() + " vocabulary)"},
               {"search_seconds", seconds},
               {"questions_per_second", static_cast<double>(texts.size()) / seconds}};
@@ -160,8 +168,48 @@ json run_vocabulary_bm25(const Dataset& set, const Index& index, const std::stri
   return row;
 }
 
+void run_sql(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  const std::string error = PQstatus(conn) == CONNECTION_OK ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+  PQclear(r);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error(redact_connection_string(url) + ": " + error);
+}
+
+// The same index in PostgreSQL (a fresh schema per lexical kind), its rows.
+void run_postgres(const Dataset& set, const Index& embedded, const std::shared_ptr<const TextEncoder>& encoder,
+                  const std::string& url, const fs::path& work,
+                  const std::vector<std::string>& texts, const at::Tensor& embeddings, bool with_trigram, json& rows,
+                  json& timing) {
+  const fs::path exported = work / (set.name + "-export");
+  export_store(embedded, exported.string());
+  // pg_trgm is the Korean choice (and slow on English passages: a few questions per second).
+  std::vector<Bm25Tokenization> kinds = {Bm25Tokenization::kWordPiece};
+  if (with_trigram) kinds.push_back(Bm25Tokenization::kTrigram);
+  for (const Bm25Tokenization bm25 : kinds) {
+    std::string schema = "recall_" + set.name + "_" + to_string(bm25);
+    std::replace(schema.begin(), schema.end(), '.', '_');
+    run_sql(url, "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema);
+    const std::string store_url =
+        url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema + "%2Cpublic";
+    IndexOptions options = embedded.manifest().options;
+    options.bm25 = bm25;
+    auto t0 = Clock::now();
+    PostgresStore store = PostgresStore::create(store_url, encoder, options);
+    import_store(store, exported.string(), 256);
+    timing["postgres_import_seconds_" + to_string(bm25)] = seconds_since(t0);
+    std::cerr << "  postgresql (" << to_string(bm25) << "): imported in " << seconds_since(t0) << " s\n";
+    const std::string name = bm25 == Bm25Tokenization::kTrigram ? "pg_trgm" : "full text (english)";
+    rows.push_back(run_retriever(set, store, SearchMode::kBm25, name, texts, embeddings));
+    if (bm25 == Bm25Tokenization::kWordPiece) rows.push_back(run_retriever(set, store, SearchMode::kDense, "", texts, embeddings));
+    rows.push_back(run_retriever(set, store, SearchMode::kFused, name, texts, embeddings));
+  }
+}
+
 json run_dataset(const Dataset& set, const std::shared_ptr<const TextEncoder>& encoder, const std::string& encoder_dir,
-                 const fs::path& work, const std::string& korean_vocab) {
+                 const fs::path& work, const std::string& korean_vocab, const std::string& postgres) {
   std::cerr << set.name << ": " << set.documents.size() << " paragraphs, " << set.questions.size() << " questions\n";
   const fs::path wordpiece_dir = work / (set.name + "-wordpiece"), trigram_dir = work / (set.name + "-trigram");
   IndexOptions options;
@@ -196,6 +244,8 @@ json run_dataset(const Dataset& set, const std::shared_ptr<const TextEncoder>& e
   rows.push_back(run_retriever(set, wordpiece, SearchMode::kDense, "", texts, embeddings));
   rows.push_back(run_retriever(set, wordpiece, SearchMode::kFused, "wordpiece", texts, embeddings));
   rows.push_back(run_retriever(set, trigram, SearchMode::kFused, "trigram", texts, embeddings));
+  json timing = json::object();
+  if (!postgres.empty()) run_postgres(set, wordpiece, encoder, postgres, work, texts, embeddings, !korean_vocab.empty(), rows, timing);
   return {{"name", set.name},
           {"file", set.file},
           {"paragraphs", set.documents.size()},
@@ -204,6 +254,7 @@ json run_dataset(const Dataset& set, const std::shared_ptr<const TextEncoder>& e
           {"build_seconds", build_seconds},
           {"bm25_trigram_rebuild_seconds", rebuild_seconds},
           {"question_encode_seconds", encode_seconds},
+          {"postgres", timing},
           {"rows", rows}};
 }
 
@@ -222,6 +273,8 @@ int main(int argc, char** argv) {
   std::string out_path = source + "/bench/results/retriever_recall.json";
   std::string korean_vocab = source + "/models/vocab/kobigbird";
   int64_t question_limit = 0;
+  std::string postgres, only;
+  bool out_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -230,26 +283,31 @@ int main(int argc, char** argv) {
     };
     if (a == "--data") data = value();
     else if (a == "--encoder") encoder_dir = value();
-    else if (a == "--out") out_path = value();
+    else if (a == "--out") out_path = value(), out_given = true;
+    else if (a == "--postgres") postgres = value();
+    else if (a == "--only") only = value();
     else if (a == "--korean-vocab") korean_vocab = value();
     else if (a == "--questions") question_limit = std::stoll(value());
     else {
       std::cout << "usage: retriever_recall_bench [--data DIR] [--encoder DIR] [--out FILE] [--korean-vocab DIR]"
-                   " [--questions N]\nRecall@1/5/20 of paragraphs and articles on SQuAD 1.1 / KorQuAD 1.0 dev halves"
+                   " [--questions N] [--postgres URL] [--only squad1.1|korquad1]\nRecall@1/5/20 of paragraphs and articles on SQuAD 1.1 / KorQuAD 1.0 dev halves"
                    " for BM25 (wordpiece, trigram), dense and fused retrieval.\n";
       return a == "--help" ? 0 : 2;
     }
   }
+  if (!postgres.empty() && !out_given) out_path = source + "/bench/results/retriever_recall_postgres.json";
   const auto t0 = Clock::now();
   const fs::path work = fs::temp_directory_path() / ("longqa-recall-" + std::to_string(::getpid()));
   fs::remove_all(work);
   fs::create_directories(work);
   auto encoder = std::make_shared<const TextEncoder>(TextEncoder::load(encoder_dir));
   json datasets = json::array();
-  datasets.push_back(run_dataset(load("squad1.1", data + "/squad1.1/dev-v1.1_public.json", question_limit), encoder,
-                                 encoder_dir, work, ""));
-  datasets.push_back(run_dataset(load("korquad1", data + "/korquad1/KorQuAD_v1.0_dev_public.json", question_limit),
-                                 encoder, encoder_dir, work, korean_vocab));
+  if (only.empty() || only == "squad1.1")
+    datasets.push_back(run_dataset(load("squad1.1", data + "/squad1.1/dev-v1.1_public.json", question_limit), encoder,
+                                 encoder_dir, work, "", postgres));
+  if (only.empty() || only == "korquad1")
+    datasets.push_back(run_dataset(load("korquad1", data + "/korquad1/KorQuAD_v1.0_dev_public.json", question_limit),
+                                 encoder, encoder_dir, work, korean_vocab, postgres));
   fs::remove_all(work);
 
   const json results = {
@@ -258,7 +316,7 @@ int main(int argc, char** argv) {
       {"encoder", {{"path", fs::path(encoder_dir).lexically_relative(source).string()}, {"id", encoder->id()}}},
       {"setup", {{"corpus", "every paragraph of the set, one document each (SquadUnit::kParagraph)"},
                  {"passages", "256 encoder tokens, overlap 32, title prefixed"},
-                 {"dense_index", "Flat, inner product"},
+                 {"dense_index", "Flat, inner product (PostgreSQL: pgvector HNSW m=16, ef_construction=64, ef_search=200)"},
                  {"retriever", "100 candidate passages per method, RRF k=60, weights 1/1, documents scored by their best passage"},
                  {"paragraph@k", "the question's own paragraph is among the top k documents"},
                  {"article@k", "the question's article is among the top k distinct articles of that ranking"}}},
@@ -266,12 +324,13 @@ int main(int argc, char** argv) {
       {"total_seconds", seconds_since(t0)}};
   std::ofstream(out_path) << results.dump(2) << "\n";
 
-  std::cout << "| set | method | BM25 terms | para@1 | para@5 | para@20 | article@1 | article@5 | article@20 | q/s |\n"
-            << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::cout << "| set | store | method | lexical | para@1 | para@5 | para@20 | article@1 | article@5 | article@20 | q/s |\n"
+            << "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& set : datasets)
     for (const auto& row : set["rows"]) {
       const json& r = row["recall"];
-      std::cout << "| " << set["name"].get<std::string>() << " | " << row["method"].get<std::string>() << " | "
+      std::cout << "| " << set["name"].get<std::string>() << " | " << row["store"].get<std::string>() << " | "
+                << row["method"].get<std::string>() << " | "
                 << row["bm25_tokenization"].get<std::string>() << " | " << percent(r["paragraph@1"]) << " | "
                 << percent(r["paragraph@5"]) << " | " << percent(r["paragraph@20"]) << " | "
                 << percent(r["article@1"]) << " | " << percent(r["article@5"]) << " | " << percent(r["article@20"])

@@ -94,6 +94,14 @@ class Server:
                 out[name] = float(value)
         return out
 
+    def requests_served(self):
+        """Requests answered (by /metrics), health checks and metrics scrapes left out."""
+        total = 0
+        for line in self.request("GET", "/metrics")[1].decode().splitlines():
+            if line.startswith("longqa_requests_total{") and "/health" not in line and "/metrics" not in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def rss_mib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:

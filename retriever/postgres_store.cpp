@@ -285,6 +285,27 @@ struct PostgresStore::Pool {
     }
   }
 
+  // Passages and their mean length in distinct lexemes, for BM25: counted at most once a
+  // minute (BM25 needs them roughly, and a count is a scan).
+  std::pair<int64_t, double> passage_stats(const std::string& where) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stats_time.time_since_epoch().count() && std::chrono::steady_clock::now() - stats_time < std::chrono::seconds(60))
+        return stats;
+    }
+    auto fresh = read([&](PGconn* c) {
+      Result r = exec(c, where, "SELECT count(*), coalesce(avg(length(lexemes)), 1) FROM longqa_passages");
+      return std::make_pair(integer(r.get(), 0, 0), std::max(1.0, std::strtod(PQgetvalue(r.get(), 0, 1), nullptr)));
+    });
+    std::lock_guard<std::mutex> lock(mutex);
+    stats = fresh;
+    // A store with few passages is recounted at once: it is growing, and counting it is cheap.
+    stats_time = fresh.first < 10000 ? std::chrono::steady_clock::time_point() : std::chrono::steady_clock::now();
+    return stats;
+  }
+  std::pair<int64_t, double> stats{0, 1.0};
+  std::chrono::steady_clock::time_point stats_time;
+
   // hnsw.ef_search of this session at least k (pgvector returns at most ef_search rows).
   void ensure_ef_search(PGconn* c, int64_t k) {
     const int64_t wanted = std::min(kMaxEfSearch, std::max(k, breadth));
@@ -526,20 +547,40 @@ std::vector<std::vector<ScoredId>> PostgresStore::dense_search(const float* quer
 std::vector<ScoredId> PostgresStore::bm25_search(const std::string& query, int64_t k) const {
   if (k <= 0 || query.empty() || query.find('\0') != std::string::npos) return {};
   const std::string& where = info_.location;
-  // English: the question's lexemes OR-ed (plainto_tsquery would AND them, and few passages
-  // hold every word of a question), ranked by ts_rank normalised by passage length.
-  // Korean: trigram word similarity of the question to each passage.
-  const char* sql =
-      info_.options.bm25 == Bm25Tokenization::kTrigram
-          ? "SELECT id, word_similarity($1, input) AS s FROM longqa_passages WHERE $1 <% input"
-            " ORDER BY s DESC, id LIMIT $2"
-          : "WITH q AS (SELECT to_tsquery('simple', string_agg('''' || lexeme || '''', ' | ')) AS q"
-            "  FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS lexeme"
-            "  WHERE lexeme !~ '[''\\\\]')"
-            " SELECT p.id, ts_rank(p.lexemes, q.q, 1) AS s FROM longqa_passages p, q"
-            " WHERE q.q IS NOT NULL AND p.lexemes @@ q.q ORDER BY s DESC, p.id LIMIT $2";
+  if (info_.options.bm25 == Bm25Tokenization::kTrigram) {
+    // Korean: trigram word similarity of the question to each passage.
+    return pool_->read([&](PGconn* c) {
+      Result r = exec(c, where,
+                      "SELECT id, word_similarity($1, input) AS s FROM longqa_passages WHERE $1 <% input"
+                      " ORDER BY s DESC, id LIMIT $2",
+                      Params().text(query).integer(k));
+      std::vector<ScoredId> out;
+      for (int i = 0; i < PQntuples(r.get()); ++i)
+        out.push_back({integer(r.get(), i, 0), std::strtof(PQgetvalue(r.get(), i, 1), nullptr)});
+      return out;
+    });
+  }
+  // English: Okapi BM25 (k1 1.2, b 0.75, as FTS5's bm25() in the embedded store) over the
+  // question's stemmed lexemes. Candidates are the passages holding any of them (GIN);
+  // each lexeme's document frequency is counted through the same index, its term frequency
+  // is its number of positions in the passage's tsvector, and a passage's length is its
+  // number of distinct lexemes (the collection's mean comes from passage_stats()).
+  const auto [passages, mean_length] = pool_->passage_stats(where);
+  if (passages == 0) return {};
   return pool_->read([&](PGconn* c) {
-    Result r = exec(c, where, sql, Params().text(query).integer(k));
+    Result r = exec(c, where,
+                    "WITH terms AS (SELECT DISTINCT lexeme FROM unnest(tsvector_to_array(to_tsvector('english', $1)))"
+                    "   AS lexeme WHERE lexeme !~ '[''\\\\]'),"
+                    " frequency AS (SELECT t.lexeme, (SELECT count(*) FROM longqa_passages p"
+                    "   WHERE p.lexemes @@ to_tsquery('simple', '''' || t.lexeme || ''''))  AS n FROM terms t),"
+                    " idf AS (SELECT lexeme, ln(1 + ($3::float8 - n + 0.5) / (n + 0.5)) AS w FROM frequency WHERE n > 0),"
+                    " q AS (SELECT to_tsquery('simple', string_agg('''' || lexeme || '''', ' | ')) AS q FROM idf),"
+                    " candidates AS (SELECT p.id, p.lexemes FROM longqa_passages p, q WHERE p.lexemes @@ q.q)"
+                    " SELECT c.id, sum(idf.w * cardinality(u.positions) * 2.2 / (cardinality(u.positions) + 1.2 *"
+                    "   (0.25 + 0.75 * length(c.lexemes) / $4::float8))) AS s"
+                    " FROM candidates c CROSS JOIN LATERAL unnest(c.lexemes) AS u JOIN idf ON idf.lexeme = u.lexeme"
+                    " GROUP BY c.id ORDER BY s DESC, c.id LIMIT $2",
+                    Params().text(query).integer(k).integer(passages).text(std::to_string(mean_length)));
     std::vector<ScoredId> out;
     for (int i = 0; i < PQntuples(r.get()); ++i)
       out.push_back({integer(r.get(), i, 0), std::strtof(PQgetvalue(r.get(), i, 1), nullptr)});

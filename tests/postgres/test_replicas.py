@@ -46,15 +46,6 @@ def words(n, seed):
     return " ".join(pool[(seed * 7 + i * 3) % len(pool)] for i in range(n))
 
 
-def requests_served(server):
-    """Requests a replica answered, health checks and metrics left out."""
-    total = 0
-    for line in server.request("GET", "/metrics")[1].decode().splitlines():
-        if line.startswith("longqa_requests_total{") and "/health" not in line and "/metrics" not in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def run(binary, *args):
     done = subprocess.run([binary, *args], capture_output=True, text=True)
     if done.returncode != 0:
@@ -158,12 +149,12 @@ def balancer_checks(binary, store, reader, encoder, work, replicas):
                             os.path.join(work, "lb-replica0.log"))
         up = proxy.wait_state("replica0", "UP", timeout=30)
         rejoined_at = time.time()
-        served_before = requests_served(servers[0])
+        served_before = servers[0].requests_served()
         time.sleep(3)
         stop.set()
         for t in threads:
             t.join()
-        served_after = requests_served(servers[0])
+        served_after = servers[0].requests_served()
         failed = [r for r in results if r[1] != 200]
         during = [r for r in results if killed_at <= r[0] <= rejoined_at]
         check(down, "HAProxy marks the killed replica DOWN")
