@@ -15,6 +15,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "longqa/common/errors.h"
 #include "longqa/text_encoder.h"
 
 namespace longqa::retriever {
@@ -78,10 +79,15 @@ class Params {
   std::vector<bool> nulls_;
 };
 
-// Throws PgError unless the result is a success.
+// Throws PgError unless the result is a success; StoreUnavailableError when the connection is gone.
 Result checked(Result result, PGconn* conn, const std::string& where) {
   const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    throw StoreUnavailableError(where + ": connection lost: " + message);
+  }
   const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
   std::string message = result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
@@ -186,7 +192,7 @@ struct PostgresStore::Pool {
       std::string message = PQerrorMessage(conn);
       PQfinish(conn);
       while (!message.empty() && message.back() == '\n') message.pop_back();
-      throw std::runtime_error(redacted + ": cannot connect: " + message);
+      throw StoreUnavailableError(redacted + ": cannot connect: " + message);
     }
     PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // "extension exists, skipping" and the like
     try {
@@ -255,8 +261,8 @@ struct PostgresStore::Pool {
       Lease lease(*this);
       try {
         return body(lease.get());
-      } catch (const PgError&) {
-        if (attempt == 0 && PQstatus(lease.get()) != CONNECTION_OK) continue;
+      } catch (const StoreUnavailableError&) {
+        if (attempt == 0) continue;
         throw;
       }
     }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "longqa/answer_json.h"
+#include "longqa/common/errors.h"
 
 namespace longqa::server {
 namespace {
@@ -39,6 +40,10 @@ Response exception_response(std::exception_ptr error) {
     std::rethrow_exception(error);
   } catch (const std::invalid_argument& e) {
     return error_response(400, "invalid_value", e.what());
+  } catch (const StoreUnavailableError& e) {
+    Response r = error_response(503, "store_unavailable", e.what());
+    r.headers.emplace_back("Retry-After", "1");  // a reconnect is tried with the next request
+    return r;
   } catch (const std::exception& e) {
     return error_response(500, "internal_error", e.what());
   } catch (...) {

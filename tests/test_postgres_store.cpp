@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "longqa/common/errors.h"
 #include "longqa/index.h"
 #include "longqa/postgres_store.h"
 #include "longqa/retriever.h"
@@ -310,8 +311,16 @@ TEST_CASE("PostgreSQL store: refusals say what is wrong", "[postgres]") {
   CHECK_THAT(error_of([&] { store.add({with_nul}); }), Catch::Contains("NUL"));
   CHECK_FALSE(store.document("nul"));
 
-  // No server there: a clear error naming the location, without its password.
+  // Connections the server dropped (a restart, an idle timeout): the next read reconnects.
+  store.add({test::make_document("kept", "", "w1 w2 w3")});
+  run_sql(server_url(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'longqa'");
+  CHECK(store.document("kept"));
+  CHECK(store.stats().documents == 1);
+
+  // No server there: a clear error naming the location, without its password; the server
+  // answers such errors 503 (StoreUnavailableError).
   const std::string unreachable = "postgresql://longqa:s3cret@127.0.0.1:1/nothing?connect_timeout=2";
+  CHECK_THROWS_AS(PostgresStore::open(unreachable, encoder), StoreUnavailableError);
   const std::string message = error_of([&] { PostgresStore::open(unreachable, encoder); });
   CHECK_THAT(message, Catch::Contains("cannot connect"));
   CHECK_THAT(message, !Catch::Contains("s3cret"));

@@ -32,7 +32,9 @@
 
 #include "longqa/pipeline.h"
 #include "longqa/reader.h"
+#include "longqa/common/errors.h"
 #include "server/access.h"
+#include "server/responses.h"
 #include "server/json_schema.h"
 #include "server/server.h"
 #include "server/service.h"
@@ -274,6 +276,17 @@ TEST_CASE("settings: flags over environment over config file over defaults", "[s
     CHECK(names.insert(spec.name).second);
   }
   CHECK(setting_specs().front().env() == "LONGQA_HOST");
+}
+
+TEST_CASE("responses: errors map to statuses; a store that cannot be reached is 503", "[server]") {
+  using longqa::server::exception_response;
+  const auto unavailable =
+      exception_response(std::make_exception_ptr(longqa::StoreUnavailableError("postgresql://db: cannot connect")));
+  CHECK(unavailable.status == 503);
+  CHECK(nlohmann::json::parse(unavailable.body)["error"]["code"] == "store_unavailable");
+  CHECK(std::count(unavailable.headers.begin(), unavailable.headers.end(), std::make_pair(std::string("Retry-After"), std::string("1"))) == 1);
+  CHECK(exception_response(std::make_exception_ptr(std::invalid_argument("bad"))).status == 400);
+  CHECK(exception_response(std::make_exception_ptr(std::runtime_error("boom"))).status == 500);
 }
 
 TEST_CASE("schema checker: types, required, unknown fields, limits, oneOf, $ref", "[server]") {

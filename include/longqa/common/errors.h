@@ -19,6 +19,14 @@ class FileFormatError : public std::runtime_error {
   std::string path_;
 };
 
+// A store that cannot be reached (a PostgreSQL server down, a connection lost): the request
+// may succeed later. The server answers it 503 with Retry-After; what() names the store
+// (without its password) and what failed.
+class StoreUnavailableError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // nlohmann::json's exception text without its "[json.exception.parse_error.101] " prefix:
 // what a person reading an error message needs.
 inline std::string json_error_text(const std::exception& e) {
