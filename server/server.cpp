@@ -362,9 +362,14 @@ class Session : public Connection {
     response_.set(http::field::content_type, r.content_type);
     response_.set("X-Request-Id", request_id_);
     for (const auto& [name, value] : r.headers) response_.set(name, value);
-    if (!head_) response_.body() = std::move(r.body);  // HEAD: the header alone
     response_.keep_alive(keep_alive && !server_.closing());
-    response_.prepare_payload();
+    if (head_) {
+      // HEAD: the header alone, with the length the body would have had.
+      response_.content_length(r.body.size());
+    } else {
+      response_.body() = std::move(r.body);
+      response_.prepare_payload();
+    }
     lowest().expires_after(to_ms(settings().write_timeout_s));
     http::async_write(stream_, response_, [self = self_ptr()](beast::error_code ec, size_t) {
       self->on_written(ec);

@@ -114,6 +114,17 @@ class Client {
 
   void send_raw(const std::string& bytes) { net::write(socket_, net::buffer(bytes)); }
 
+  // The answer to a HEAD request: its header; no body follows.
+  Reply receive_head() {
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read(socket_, buffer_, parser);
+    Reply r;
+    r.status = static_cast<int>(parser.get().result_int());
+    for (const auto& field : parser.get()) r.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+    return r;
+  }
+
   // True when the server closes the connection (EOF or reset) before the socket timeout.
   bool closed_by_server() {
     char c;
@@ -512,6 +523,21 @@ TEST_CASE("server: API v1 over HTTP, every response as documented", "[server]") 
       CHECK(malformed.closed_by_server());
     }
     CHECK(Client(server.port()).get("/health").status == 200);
+  }
+
+  SECTION("HEAD of the web page: the GET's header and Content-Length, and no body") {
+    for (const std::string target : {"/", "/web/app.js", "/web/app.css"}) {
+      INFO(target);
+      const Reply got = client.get(target);
+      REQUIRE(got.status == 200);
+      Client head(server.port());
+      head.send_raw("HEAD " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+      const Reply r = head.receive_head();
+      CHECK(r.status == 200);
+      CHECK(r.headers.at("content-length") == std::to_string(got.body.size()));
+      CHECK(r.headers.at("content-type") == got.headers.at("content-type"));
+      CHECK(head.get("/health").status == 200);  // the same connection: no body bytes were left
+    }
   }
 
   SECTION("keep-alive, Connection: close, Expect: 100-continue, chunked bodies") {
