@@ -254,7 +254,10 @@ class Session : public Connection {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(settings().max_header_bytes));
     parser_->body_limit(static_cast<uint64_t>(settings().max_body_bytes));
-    lowest().expires_after(to_ms(std::min(settings().header_timeout_s, settings().read_timeout_s)));
+    // A new connection's first header counts from the connection's start (the wait for its
+    // first byte included), so that header_timeout_s bounds it once, not twice.
+    const Clock::time_point from = requests_ == 0 ? connected_ : first_byte_;
+    lowest().expires_at(from + to_ms(std::min(settings().header_timeout_s, settings().read_timeout_s)));
     http::async_read_header(stream_, buffer_, *parser_, [self = self_ptr()](beast::error_code ec, size_t) {
       if (ec) return self->fail_read(ec);
       self->on_header();
@@ -423,6 +426,7 @@ class Session : public Connection {
   http::response<http::empty_body> continue_;
   http::response<http::string_body> response_;
   Clock::time_point request_start_ = Clock::now(), first_byte_ = Clock::now();
+  const Clock::time_point connected_ = Clock::now();  // when the connection was accepted
   std::string request_id_, origin_, method_, path_;
   int64_t requests_ = 0;  // requests whose header arrived on this connection
   bool keep_alive_ = false, in_flight_ = false, head_ = false;

@@ -609,6 +609,19 @@ TEST_CASE("server: slow clients and idle connections are cut off", "[server]") {
   CHECK(alive.get("/health").status == 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(alive.get("/health").status == 200);
+
+  // A new connection's first header is due header_timeout_s after the connection, not after
+  // its first byte: a client that waits, then starts a header it never ends, is cut off once.
+  ServerSettings patient = test_settings();
+  patient.header_timeout_s = 1.0;
+  patient.read_timeout_s = 10;
+  TestServer second(patient);
+  Client late(second.port(), 10);
+  const auto connected = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  late.send_raw("GET /health HTTP/1.1\r\nHost: x\r\n");
+  CHECK(late.closed_by_server());
+  CHECK(seconds_since(connected) < 1.6);  // twice the deadline would be 1.9 s
 }
 
 TEST_CASE("server: a full queue answers 429 at once; shutdown lets in-flight requests finish", "[server]") {
