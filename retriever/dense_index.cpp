@@ -37,6 +37,7 @@ std::string errno_text() { return std::strerror(errno); }
 class WordHash {
  public:
   void update(const void* data, size_t size) {
+    if (size == 0) return;  // FAISS writes empty arrays with a null pointer (memcpy must not see it)
     auto p = static_cast<const unsigned char*>(data);
     total_ += size;
     if (buffered_ > 0) {

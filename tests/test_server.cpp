@@ -415,8 +415,9 @@ TEST_CASE("server: API v1 over HTTP, every response as documented", "[server]") 
     Reply several = client.post("/v1/read", json{{"question", "alpha"}, {"contexts", {"w1 w2 alpha w3", context}}, {"top_k_answers", 2}}.dump());
     check_documented(api, "POST", "/v1/read", several);
     REQUIRE(several.status == 200);
-    CHECK(several.json_body()["answers"].size() == 2);
-    for (const auto& a : several.json_body()["answers"]) CHECK((a["context_index"] == 0 || a["context_index"] == 1));
+    const json several_body = several.json_body();  // iterated below: it must outlive the loop
+    CHECK(several_body["answers"].size() == 2);
+    for (const auto& a : several_body["answers"]) CHECK((a["context_index"] == 0 || a["context_index"] == 1));
 
     const std::string metrics = client.get("/metrics").body;
     CHECK(metrics.find("longqa_requests_total{endpoint=\"/v1/read\",status=\"200\"} 2") != std::string::npos);
