@@ -149,6 +149,7 @@ std::string join_or(const std::vector<std::string>& terms) {
 
 std::vector<int64_t> decode_offsets(const std::string& blob) {
   std::vector<int64_t> out(blob.size() / sizeof(int64_t));
+  if (out.empty()) return out;  // memcpy must not see the empty vector's null pointer
   std::memcpy(out.data(), blob.data(), out.size() * sizeof(int64_t));
   return out;
 }

@@ -137,11 +137,13 @@ std::string bigint_array(const std::vector<int64_t>& ids) {
 }
 
 std::string offsets_bytes(const std::vector<int64_t>& offsets) {
+  if (offsets.empty()) return {};
   return std::string(reinterpret_cast<const char*>(offsets.data()), offsets.size() * sizeof(int64_t));
 }
 
 std::vector<int64_t> offsets_of(const std::string& bytes) {
   std::vector<int64_t> out(bytes.size() / sizeof(int64_t));
+  if (out.empty()) return out;  // memcpy must not see the empty vector's null pointer
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(int64_t));
   return out;
 }

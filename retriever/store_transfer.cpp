@@ -189,7 +189,7 @@ ImportSummary import_store(Store& store, const std::string& dir, int64_t batch, 
       const size_t n = item.passages.size() * static_cast<size_t>(d);
       const size_t at = rows.size();
       rows.resize(at + n);
-      if (!vectors.read(reinterpret_cast<char*>(rows.data() + at), static_cast<std::streamsize>(n * sizeof(float))))
+      if (n > 0 && !vectors.read(reinterpret_cast<char*>(rows.data() + at), static_cast<std::streamsize>(n * sizeof(float))))
         throw FileFormatError(where, "vectors.f32 ends before this document's passages");
     }
     items.push_back(std::move(item));
