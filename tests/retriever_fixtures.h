@@ -52,4 +52,27 @@ inline retriever::Document make_document(const std::string& id, const std::strin
   return doc;
 }
 
+// `count` documents "<prefix><i>" of 10 to 39 random words, titled "title <i>".
+inline std::vector<retriever::Document> random_documents(std::mt19937& rng, const std::string& prefix, int count) {
+  std::vector<retriever::Document> docs;
+  for (int i = 0; i < count; ++i)
+    docs.push_back(make_document(prefix + std::to_string(i), "title " + std::to_string(i),
+                                 random_words(rng, 10 + static_cast<int>(rng() % 30))));
+  return docs;
+}
+
+// Two tiny encoders with different weights (a: seed 1, b: seed 2), made once per process.
+struct EncoderDirs {
+  TempDir dir{"longqa-encoders"};
+  std::string a = dir / "encoder-a", b = dir / "encoder-b";
+  EncoderDirs() {
+    write_tiny_encoder(a, 1);
+    write_tiny_encoder(b, 2);
+  }
+};
+inline const EncoderDirs& encoders() {
+  static const EncoderDirs dirs;
+  return dirs;
+}
+
 }  // namespace longqa::test

@@ -28,6 +28,9 @@ extern char** environ;
 
 using namespace longqa;
 using namespace longqa::retriever;
+using longqa::test::encoders;
+using longqa::test::error_of;
+using longqa::test::random_documents;
 using longqa::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -40,14 +43,6 @@ IndexOptions small_passages(const std::string& factory, Bm25Tokenization bm25) {
   options.passage_tokens = 16;
   options.passage_overlap = 4;
   return options;
-}
-
-std::vector<Document> random_documents(std::mt19937& rng, const std::string& prefix, int count) {
-  std::vector<Document> docs;
-  for (int i = 0; i < count; ++i)
-    docs.push_back(test::make_document(prefix + std::to_string(i), "title " + std::to_string(i),
-                                       test::random_words(rng, 10 + static_cast<int>(rng() % 30))));
-  return docs;
 }
 
 // Passage ids of a stored document, found through its own passage inputs: each passage's
@@ -73,29 +68,6 @@ bool dense_finds(const Index& index, const Document& doc) {
     ids.insert(p.id);
   }
   return dense_self_hits(index, doc, ranges) == ids;
-}
-
-struct EncoderDirs {
-  TempDir dir{"longqa-index-test"};
-  std::string a = dir / "encoder-a", b = dir / "encoder-b";
-  EncoderDirs() {
-    test::write_tiny_encoder(a, 1);
-    test::write_tiny_encoder(b, 2);
-  }
-};
-
-const EncoderDirs& encoders() {
-  static const EncoderDirs dirs;
-  return dirs;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

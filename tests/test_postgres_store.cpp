@@ -23,6 +23,9 @@
 
 using namespace longqa;
 using namespace longqa::retriever;
+using longqa::test::encoders;
+using longqa::test::error_of;
+using longqa::test::random_documents;
 using longqa::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -66,27 +69,6 @@ IndexOptions small_passages(Bm25Tokenization bm25 = Bm25Tokenization::kWordPiece
   return options;
 }
 
-std::vector<Document> random_documents(std::mt19937& rng, const std::string& prefix, int count) {
-  std::vector<Document> docs;
-  for (int i = 0; i < count; ++i)
-    docs.push_back(test::make_document(prefix + std::to_string(i), "title " + std::to_string(i),
-                                       test::random_words(rng, 10 + static_cast<int>(rng() % 30))));
-  return docs;
-}
-
-struct Encoders {
-  TempDir dir{"longqa-pg-test"};
-  std::string a = dir / "encoder-a", b = dir / "encoder-b";
-  Encoders() {
-    test::write_tiny_encoder(a, 1);
-    test::write_tiny_encoder(b, 2);
-  }
-};
-const Encoders& encoders() {
-  static const Encoders dirs;
-  return dirs;
-}
-
 // The nearest passage of each of a document's passages, searched with its own input.
 std::vector<int64_t> self_hits(const Store& store, const Document& doc) {
   std::vector<std::string> inputs;
@@ -107,15 +89,6 @@ std::vector<int64_t> passage_ids(const Store& store, const std::string& id) {
   std::vector<int64_t> ids;
   for (const StoredPassage& p : store.document_passages(id, false)) ids.push_back(p.id);
   return ids;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

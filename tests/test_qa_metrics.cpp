@@ -15,6 +15,7 @@
 #include "test_util.h"
 
 using namespace longqa::eval;
+using longqa::test::error_of;
 
 namespace {
 
@@ -97,15 +98,6 @@ const char* const korquad2_json = R"({"data": [{"title": "T", "url": "u",
                                              "html_answer_start": 0, "html_answer_text": "360대"}},
     {"id": "k2", "question": "?", "answer": {"text": "<b>공군</b>", "answer_start": 6,
                                              "html_answer_start": 0, "html_answer_text": ""}}]}]})";
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
