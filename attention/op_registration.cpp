@@ -29,10 +29,10 @@ using torch::autograd::variable_list;
 
 UswInputs make_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                       const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
-                      const Tensor& beta, const Tensor& gamma, int64_t block_size) {
+                      const Tensor& beta, const Tensor& gamma, int64_t block_size, int64_t max_distance) {
   UswInputs in;
   in.q = q, in.k = k, in.v = v, in.packed_k = packed_k, in.packed_v = packed_v, in.valid = valid;
-  in.bias = {alpha, beta, gamma};
+  in.bias = {alpha, beta, gamma, max_distance};
   in.block_size = block_size;
   return in;
 }
@@ -48,14 +48,14 @@ bool needs_grad(const UswInputs& in) {
 // ---- Typed handles of the ops -----------------------------------------------------------
 
 using UswSig = Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                      const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t);
+                      const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t);
 using UswFwdSig = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
                                              const Tensor&, const Tensor&, const Tensor&,
-                                             const Tensor&, const Tensor&, const Tensor&, int64_t);
+                                             const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t);
 using UswBwdSig = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>(
     const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
     const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-    int64_t);
+    int64_t, int64_t);
 using PackSig = Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&);
 using PackFwdSig = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
                                               const Tensor&);
@@ -88,7 +88,7 @@ c10::TypedOperatorHandle<Sig> op(const char* name) {
 
 Tensor usw_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
-               const Tensor& beta, const Tensor& gamma, int64_t block_size);
+               const Tensor& beta, const Tensor& gamma, int64_t block_size, int64_t max_distance);
 
 // ---- Autograd ---------------------------------------------------------------------------
 
@@ -97,13 +97,14 @@ class UswFunction : public torch::autograd::Function<UswFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                         const Tensor& packed_k, const Tensor& packed_v, const Tensor& valid,
                         const Tensor& alpha, const Tensor& beta, const Tensor& gamma,
-                        int64_t block_size) {
+                        int64_t block_size, int64_t max_distance) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     static const auto fwd = op<UswFwdSig>("longqa::usw_attention_fwd");
     auto [out, lse] =
-        fwd.call(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+        fwd.call(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance);
     ctx->save_for_backward({q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, out, lse});
     ctx->saved_data["block_size"] = block_size;
+    ctx->saved_data["max_distance"] = max_distance;
     return out;
   }
 
@@ -111,11 +112,12 @@ class UswFunction : public torch::autograd::Function<UswFunction> {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     static const auto bwd = op<UswBwdSig>("longqa::usw_attention_bwd");
     const auto s = ctx->get_saved_variables();
-    if (!grads[0].defined()) return variable_list(10);  // output unused by the loss
+    if (!grads[0].defined()) return variable_list(11);  // output unused by the loss
     const auto g = bwd.call(grads[0], s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9],
-                            s[10], ctx->saved_data["block_size"].toInt());
+                            s[10], ctx->saved_data["block_size"].toInt(),
+                            ctx->saved_data["max_distance"].toInt());
     return {std::get<0>(g), std::get<1>(g), std::get<2>(g), std::get<3>(g), std::get<4>(g),
-            Tensor(),       std::get<5>(g), std::get<6>(g), std::get<7>(g), Tensor()};
+            Tensor(),       std::get<5>(g), std::get<6>(g), std::get<7>(g), Tensor(), Tensor()};
   }
 };
 
@@ -142,14 +144,14 @@ class PackFunction : public torch::autograd::Function<PackFunction> {
 
 Tensor usw_autograd(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                     const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
-                    const Tensor& beta, const Tensor& gamma, int64_t block_size) {
+                    const Tensor& beta, const Tensor& gamma, int64_t block_size, int64_t max_distance) {
   if (q.is_cuda() && fused_covers(q, "usw_attention"))
-    return UswFunction::apply(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+    return UswFunction::apply(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance);
   // CPU: the CPU kernel's own choice (fused without gradients, else the blocked version, whose
   // ATen ops record the graph).
-  if (!q.is_cuda()) return usw_cpu(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+  if (!q.is_cuda()) return usw_cpu(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance);
   return usw_attention_blocked(
-      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
+      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance));
 }
 
 Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,
@@ -165,8 +167,8 @@ Tensor pack_autograd(const Tensor& packed_q, const Tensor& k, const Tensor& v,
 // where it applies.
 Tensor usw_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
-               const Tensor& beta, const Tensor& gamma, int64_t block_size) {
-  auto in = make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size);
+               const Tensor& beta, const Tensor& gamma, int64_t block_size, int64_t max_distance) {
+  auto in = make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance);
   if (!needs_grad(in)) {
     if (usw_attention_fused_cpu_supports(in)) return usw_attention_fused_cpu(in);
     // bfloat16 / float16 models: the fused kernel in float32 (the softmax wants it anyway);
@@ -204,32 +206,32 @@ std::tuple<Tensor, Tensor> usw_fwd_cuda(const Tensor& q, const Tensor& k, const 
                                         const Tensor& packed_k, const Tensor& packed_v,
                                         const Tensor& valid, const Tensor& alpha,
                                         const Tensor& beta, const Tensor& gamma,
-                                        int64_t block_size) {
+                                        int64_t block_size, int64_t max_distance) {
   const c10::cuda::OptionalCUDAGuard guard(q.device());
   return binding::usw_forward<CudaBackend>(
-      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
+      make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance));
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> usw_bwd_cuda(
     const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
     const Tensor& packed_k, const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
     const Tensor& beta, const Tensor& gamma, const Tensor& out, const Tensor& lse,
-    int64_t block_size) {
+    int64_t block_size, int64_t max_distance) {
   const c10::cuda::OptionalCUDAGuard guard(q.device());
   const auto g = binding::usw_backward<CudaBackend>(
-      grad_out, make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size),
+      grad_out, make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance),
       out, lse);
   return {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
 }
 
 Tensor usw_cuda(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& packed_k,
                 const Tensor& packed_v, const Tensor& valid, const Tensor& alpha,
-                const Tensor& beta, const Tensor& gamma, int64_t block_size) {
+                const Tensor& beta, const Tensor& gamma, int64_t block_size, int64_t max_distance) {
   if (!fused_covers(q, "usw_attention"))
     return usw_attention_blocked(
-        make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
+        make_inputs(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance));
   return std::get<0>(
-      usw_fwd_cuda(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size));
+      usw_fwd_cuda(q, k, v, packed_k, packed_v, valid, alpha, beta, gamma, block_size, max_distance));
 }
 
 std::tuple<Tensor, Tensor> pack_fwd_cuda(const Tensor& packed_q, const Tensor& k,
@@ -259,7 +261,7 @@ Tensor pack_cuda(const Tensor& packed_q, const Tensor& k, const Tensor& v, const
 at::Tensor usw_attention_op(const UswInputs& in) {
   static const auto usw = op<UswSig>("longqa::usw_attention");
   return usw.call(in.q, in.k, in.v, in.packed_k, in.packed_v, in.valid, in.bias.alpha,
-                  in.bias.beta, in.bias.gamma, in.block_size);
+                  in.bias.beta, in.bias.gamma, in.block_size, in.bias.max_distance);
 }
 
 at::Tensor pack_attention_op(const at::Tensor& packed_q, const at::Tensor& k, const at::Tensor& v,
@@ -281,15 +283,15 @@ bool cuda_kernels_built() {
 TORCH_LIBRARY(longqa, m) {
   m.def(
       "usw_attention(Tensor q, Tensor k, Tensor v, Tensor packed_k, Tensor packed_v, "
-      "Tensor valid, Tensor alpha, Tensor beta, Tensor gamma, int block_size) -> Tensor");
+      "Tensor valid, Tensor alpha, Tensor beta, Tensor gamma, int block_size, int max_distance=0) -> Tensor");
   m.def(
       "usw_attention_fwd(Tensor q, Tensor k, Tensor v, Tensor packed_k, Tensor packed_v, "
-      "Tensor valid, Tensor alpha, Tensor beta, Tensor gamma, int block_size) "
+      "Tensor valid, Tensor alpha, Tensor beta, Tensor gamma, int block_size, int max_distance=0) "
       "-> (Tensor out, Tensor lse)");
   m.def(
       "usw_attention_bwd(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor packed_k, "
       "Tensor packed_v, Tensor valid, Tensor alpha, Tensor beta, Tensor gamma, Tensor out, "
-      "Tensor lse, int block_size) -> (Tensor dq, Tensor dk, Tensor dv, Tensor dpacked_k, "
+      "Tensor lse, int block_size, int max_distance=0) -> (Tensor dq, Tensor dk, Tensor dv, Tensor dpacked_k, "
       "Tensor dpacked_v, Tensor dalpha, Tensor dbeta, Tensor dgamma)");
   m.def("pack_attention(Tensor packed_q, Tensor k, Tensor v, Tensor valid) -> Tensor");
   m.def(

@@ -99,8 +99,8 @@ LQ_GLOBAL dq_kernel(const BackwardParams p) {
             gg += ds * half_b;
           } else if (i != j) {
             if (i == 0 || j == 0) ga += ds;
-            else if (i > j) gb += ds * float(i - j);
-            else gg += ds * float(j - i);
+            else if (i > j) gb += ds * float(bialibi_distance(i, j, p.max_distance));
+            else gg += ds * float(bialibi_distance(i, j, p.max_distance));
           }
         }
       }

@@ -101,13 +101,15 @@ inline kernels::AttentionParams usw_params(const at::Tensor& q, const at::Tensor
                                            const at::Tensor& v, const at::Tensor& pk,
                                            const at::Tensor& pv, const at::Tensor& valid,
                                            const at::Tensor& alpha, const at::Tensor& beta,
-                                           const at::Tensor& gamma, int64_t block_size) {
+                                           const at::Tensor& gamma, int64_t block_size,
+                                           int64_t max_distance) {
   kernels::AttentionParams p;
   p.kind = kernels::Kind::usw;
   p.dtype = kernel_dtype(q, "usw_attention");
   p.B = int(q.size(0)), p.H = int(q.size(1)), p.n = int(q.size(2)), p.dh = int(q.size(3));
   p.s = int(pk.size(2));
   p.block_size = int(block_size);
+  p.max_distance = int(std::min<int64_t>(max_distance, std::numeric_limits<int32_t>::max()));
   p.scale = float(1.0 / std::sqrt(double(p.dh)));
   p.q = view4(q), p.k = view4(k), p.v = view4(v), p.packed_k = view4(pk), p.packed_v = view4(pv);
   p.valid = reinterpret_cast<const uint8_t*>(valid.data_ptr<bool>());
@@ -120,7 +122,7 @@ inline kernels::AttentionParams usw_params(const at::Tensor& q, const at::Tensor
 // Inputs converted for the kernels; kept alive by the caller while the kernels run.
 struct UswTensors {
   at::Tensor q, k, v, pk, pv, valid, alpha, beta, gamma;
-  int64_t block_size;
+  int64_t block_size, max_distance;
 };
 
 inline UswTensors usw_tensors(const UswInputs& in) {
@@ -134,11 +136,11 @@ inline UswTensors usw_tensors(const UswInputs& in) {
   return {kernel_ready(in.q),          kernel_ready(in.k),          kernel_ready(in.v),
           kernel_ready(in.packed_k),   kernel_ready(in.packed_v),   in.valid.contiguous(),
           f32(in.bias.alpha),          f32(in.bias.beta),           f32(in.bias.gamma),
-          in.block_size};
+          in.block_size,               in.bias.max_distance};
 }
 
 inline kernels::AttentionParams usw_params(const UswTensors& t) {
-  return usw_params(t.q, t.k, t.v, t.pk, t.pv, t.valid, t.alpha, t.beta, t.gamma, t.block_size);
+  return usw_params(t.q, t.k, t.v, t.pk, t.pv, t.valid, t.alpha, t.beta, t.gamma, t.block_size, t.max_distance);
 }
 
 // Returns (out, lse): out like q (contiguous), lse (B,H,n) fp32 in log2 units.

@@ -57,16 +57,13 @@ at::Tensor bank_allowed(const at::Tensor& valid, int64_t s, int64_t b, int64_t n
   return ok;
 }
 
-// Bias of query block qb over its bank, (H,b,W).
-at::Tensor block_bias(const UswInputs& in, int64_t qb, int64_t s, const at::Tensor& dp) {
-  const auto b = in.block_size, H = dp.size(0);
+// Bias of query block qb over its window blocks qb-1, qb, qb+1, (H,b,3b).
+at::Tensor window_bias(const UswInputs& in, int64_t qb) {
+  const auto b = in.block_size;
   const auto idx = at::TensorOptions().dtype(at::kLong).device(in.q.device());
   const auto i = at::arange(qb * b, (qb + 1) * b, idx).view({b, 1});
-  const auto block0 = at::arange(b, idx).view({1, b});
   const auto window = at::arange((qb - 1) * b, (qb + 2) * b, idx).view({1, 3 * b});
-  return at::cat({dp.view({H, 1, 1}).expand({H, b, s}), detail::bialibi_bias(i, block0, in.bias),
-                  detail::bialibi_bias(i, window, in.bias)},
-                 2);
+  return detail::bialibi_bias(i, window, in.bias);
 }
 
 }  // namespace
@@ -77,20 +74,16 @@ at::Tensor usw_attention_blocked(const UswInputs& in) {
   const auto s = in.packed_k.size(2), b = in.block_size;
   const auto nb = (n + b - 1) / b, W = s + 4 * b;
 
-  // Bias without any (n, W) tensor. Past block 1 the window bias depends only on i-j, and
-  // the block-0 bias beta*(i-j) grows by beta*b per query block; so all blocks share the
-  // template of block 2 (block-0 part taken at qb = 1) plus a per-block offset on the block-0
-  // columns j >= 1 (j = 0 is the constant alpha). Query block 0 gets a correction: the alpha
-  // row i = 0, and gamma for its block-0 keys j > i. Columns that duplicate block 0 or are
-  // out of range are masked, so their bias does not matter.
+  // Bias without any (n, W) tensor. Past block 1 the window bias depends only on i-j, so all
+  // blocks share the window template of block 2; query block 0 gets a correction (the alpha
+  // row i = 0). The block-0 columns are computed per query block (b x b each, a fifth of the
+  // logits): their distances reach n, where the cap makes the bias no longer linear in i.
+  // Columns that duplicate block 0 or are out of range are masked, so their bias does not matter.
   const auto dp = (in.bias.beta + in.bias.gamma) * (0.5 * double(b));
-  const auto shared = at::cat({block_bias(in, 1, s, dp).narrow(2, 0, s + b),
-                               block_bias(in, 2, s, dp).narrow(2, s + b, 3 * b)},
-                              2)
-                          .unsqueeze(1);  // (H,1,b,W)
-  const auto offset = at::arange(nb, in.q.options()).sub_(1).clamp_min_(0).mul_(double(b));
-  const auto block0_offset = in.bias.beta.view({H, 1}).mul(offset).view({H, nb, 1, 1});
-  const auto first_fix = block_bias(in, 0, s, dp) - shared.squeeze(1);
+  const auto window_template = window_bias(in, 2).unsqueeze(1);  // (H,1,b,3b)
+  const auto first_fix = window_bias(in, 0) - window_template.squeeze(1);
+  const auto idx = at::TensorOptions().dtype(at::kLong).device(in.q.device());
+  const auto block0_keys = at::arange(b, idx).view({1, b});
   const auto blocked = bank_allowed(in.valid, s, b, nb).logical_not_().view({B, 1, nb, 1, W});
   const auto padded_query =
       at::constant_pad_nd(in.valid, {0, nb * b - n}, 0).logical_not_().view({B, 1, nb, b, 1});
@@ -108,9 +101,11 @@ at::Tensor usw_attention_blocked(const UswInputs& in) {
     const auto q = token_blocks(in.q, first, count, b) * scale;
     auto logits =
         at::matmul(q, gather_bank(in.k, in.packed_k, k0, first, count, b).transpose(-1, -2));
-    logits.sub_(shared);
-    logits.narrow(4, s + 1, b - 1).sub_(block0_offset.narrow(1, first, count));
-    if (first == 0) logits.select(2, 0).sub_(first_fix);
+    logits.narrow(4, 0, s).sub_(dp.view({H, 1, 1, 1}));
+    const auto queries = at::arange(first * b, (first + count) * b, idx).view({count * b, 1});
+    logits.narrow(4, s, b).sub_(detail::bialibi_bias(queries, block0_keys, in.bias).view({H, count, b, b}));
+    logits.narrow(4, s + b, 3 * b).sub_(window_template);
+    if (first == 0) logits.select(2, 0).narrow(3, s + b, 3 * b).sub_(first_fix);
     logits.masked_fill_(blocked.narrow(2, first, count), mask_value);
     const auto out =
         at::matmul(at::softmax(logits, -1), gather_bank(in.v, in.packed_v, v0, first, count, b));

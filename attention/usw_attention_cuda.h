@@ -40,6 +40,7 @@ struct AttentionParams {
   DType dtype = DType::f32;
   int B = 0, H = 0, n = 0, s = 0, dh = 0;
   int block_size = 64;  // usw only
+  int max_distance = 0;  // usw only: BiALiBi's distance cap, 0 = none
   float scale = 1.f;    // 1/sqrt(dh)
 
   Tensor4 q;                // usw: (B,H,n,dh) tokens; pack: (B,H,s,dh) packed queries
@@ -108,11 +109,17 @@ LONGQA_HD bool usw_token_allowed(int i, int j, int b) {
   return kb == 0 || (kb - qb <= 1 && qb - kb <= 1);
 }
 
+// |i - j|, capped at max_distance when that is > 0.
+LONGQA_HD int bialibi_distance(int i, int j, int max_distance) {
+  const int d = i > j ? i - j : j - i;
+  return max_distance > 0 && d > max_distance ? max_distance : d;
+}
+
 // BiALiBi D[i,j] (subtracted from the logit).
-LONGQA_HD float bialibi(int i, int j, float alpha, float beta, float gamma) {
+LONGQA_HD float bialibi(int i, int j, float alpha, float beta, float gamma, int max_distance) {
   if (i == j) return 0.f;
   if (i == 0 || j == 0) return alpha;
-  return i > j ? beta * float(i - j) : gamma * float(j - i);
+  return (i > j ? beta : gamma) * float(bialibi_distance(i, j, max_distance));
 }
 
 // Query rows [begin, end) that may see some token key of the tile [j0, j1): all of them if

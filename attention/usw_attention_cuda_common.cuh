@@ -257,7 +257,7 @@ LQ_DEVICE float biased_logit(float dot, const AttentionParams& p, const Bias2& b
   if (packed) return dot - bias.packed;
   if (p.kind == Kind::pack) return dot;
   if (!usw_token_allowed(i, j, p.block_size)) return -INFINITY;
-  return dot - bialibi(i, j, bias.alpha, bias.beta, bias.gamma);
+  return dot - bialibi(i, j, bias.alpha, bias.beta, bias.gamma, p.max_distance);
 }
 
 // The key ranges of the query tile [i0, i1) (usw), or of key split `split` (pack).

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>  // at::get_num_threads
 
 #include <cmath>
+#include <limits>
 
 #include "longqa/attention.h"
 #include "longqa/common/parallel.h"
@@ -62,6 +63,8 @@ at::Tensor usw_attention_fused_cpu(const UswInputs& in) {
   p.B = B, p.H = H, p.n = n, p.dh = dh, p.s = in.packed_k.size(2), p.block = b;
   p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
   p.masked = detail::masked_logit(at::kFloat).to<float>();
+  p.max_distance = in.bias.max_distance > 0 ? static_cast<float>(in.bias.max_distance)
+                                            : std::numeric_limits<float>::infinity();
 
   const auto kernel = fused_cpu::kernel_for(dh);
   // Contiguous ranges of tasks per thread: neighbouring query blocks share key blocks in cache.

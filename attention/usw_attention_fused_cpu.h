@@ -20,6 +20,7 @@ struct Problem {
   int64_t B, H, n, dh, s, block;
   float scale;                                     // 1/sqrt(dh)
   float masked;                                    // the logit of a masked key
+  float max_distance;                              // BiALiBi's distance cap (infinity: none)
 };
 
 // Query blocks [first, last) of the B*H*nb tasks (task = (batch*H + head)*nb + query block),

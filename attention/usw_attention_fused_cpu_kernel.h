@@ -143,29 +143,32 @@ void run(const Problem& p, int64_t first, int64_t last) {
     const float alpha = p.alpha[head], beta = p.beta[head], gamma = p.gamma[head];
     const float packed_bias = (beta + gamma) * 0.5f * static_cast<float>(b);
     const Vec vbeta(beta), vgamma(gamma), vzero(0.0f), vmasked(p.masked);
+    const float cap = p.max_distance;
+    const Vec vcap(cap), vneg_cap(-cap);
     for (int64_t r = 0; r < nq; ++r) {
       float* row = scores.data() + r * width;
       const int64_t i = q0 + r;
       const Vec vi(static_cast<float>(i));
       for (int64_t j = 0; j < s; ++j) row[j] -= packed_bias;
-      // Token keys: D = beta*(i-j) left of i, gamma*(j-i) right of it (0 on the diagonal).
+      // Token keys: D = beta*(i-j) left of i, gamma*(j-i) right of it (0 on the diagonal),
+      // the distance capped at max_distance.
       int64_t j = s;
       for (; j + V <= padded_keys; j += V) {
-        const Vec diff = vi - Vec::loadu(key_pos.data() + j);
+        const Vec diff = at::vec::minimum(at::vec::maximum(vi - Vec::loadu(key_pos.data() + j), vneg_cap), vcap);
         const Vec bias = Vec::blendv(vzero - vgamma * diff, vbeta * diff, diff > vzero);
         const Vec logit = Vec::loadu(row + j) - bias;
         Vec::blendv(vmasked, logit, Vec::loadu(key_ok.data() + j) != vzero).store(row + j);
       }
       for (; j < padded_keys; ++j) {  // s not a multiple of V
-        const float diff = static_cast<float>(i) - key_pos[j];
+        const float diff = std::clamp(static_cast<float>(i) - key_pos[j], -cap, cap);
         row[j] = key_ok[j] != 0.0f ? row[j] - (diff > 0 ? beta * diff : -gamma * diff) : p.masked;
       }
       // Token 0 (the [CLS]) against any other token: alpha. Block 0 is the first token segment.
       if (i == 0) {
         for (int64_t k = s + 1; k < keys; ++k)
-          if (key_ok[k] != 0.0f) row[k] = row[k] + (key_pos[k] * gamma) - alpha;
+          if (key_ok[k] != 0.0f) row[k] = row[k] + std::min(key_pos[k], cap) * gamma - alpha;
       } else if (key_ok[s] != 0.0f) {
-        row[s] = row[s] + beta * static_cast<float>(i) - alpha;
+        row[s] = row[s] + beta * std::min(static_cast<float>(i), cap) - alpha;
       }
       // Softmax over the real keys (padding keys hold the masked value and become 0).
       Vec vmax(p.masked);

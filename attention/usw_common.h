@@ -44,6 +44,8 @@ inline void check_usw_inputs(const UswInputs& in) {
               "usw_attention: valid must be (B,n) = (", B, ",", n, "), got ", in.valid.sizes());
   TORCH_CHECK(in.valid.device() == in.q.device(), "usw_attention: valid is on ", in.valid.device(),
               " but q is on ", in.q.device());
+  TORCH_CHECK(in.bias.max_distance >= 0, "usw_attention: max_distance must be >= 0 (0: no cap), got ",
+              in.bias.max_distance);
   for (auto [t, name] :
        {std::pair{&in.bias.alpha, "alpha"}, {&in.bias.beta, "beta"}, {&in.bias.gamma, "gamma"}}) {
     same(*t, name);
@@ -53,13 +55,16 @@ inline void check_usw_inputs(const UswInputs& in) {
 }
 
 // D[h,i,j] (research/littlebird.md §0.2) for integer index tensors i (X,1) and j (1,Y):
-// 0 on i == j, alpha where i or j is token 0, else beta*(i-j) left / gamma*(j-i) right.
+// 0 on i == j, alpha where i or j is token 0, else beta*d left / gamma*d right, with the
+// distance d = |i-j| capped at max_distance when that is set.
 // Returns (H,X,Y) in the parameters' dtype.
 inline at::Tensor bialibi_bias(const at::Tensor& i, const at::Tensor& j, const BiAlibi& p) {
   const auto H = p.alpha.size(0);
   const auto d = i - j;
+  auto distance = d.abs();
+  if (p.max_distance > 0) distance.clamp_max_(p.max_distance);
   auto bias = at::where(d > 0, p.beta.view({H, 1, 1}), p.gamma.view({H, 1, 1}))
-                  .mul_(d.abs().to(p.beta.scalar_type()));
+                  .mul_(distance.to(p.beta.scalar_type()));
   const auto cls = ((i == 0) | (j == 0)) & (d != 0);
   return at::where(cls, p.alpha.view({H, 1, 1}), bias);
 }

@@ -63,6 +63,10 @@ int model_convert_command(const Argv& argv) {
               "keeps most of what it knows, any length), block (its first block-size rows: the position within "
               "each attention block) or none (dropped; BiALiBi alone)",
               "cyclic")
+      .option("bialibi-max-distance",
+              "cap on BiALiBi's distances (0: none): set it to the longest window you will train on, so that "
+              "longer documents give every token the bias to the question it was trained with",
+              "2048")
       .option("seed", "random seed for the initialised parameters", "0");
   if (!args.parse(argv)) return 0;
   ConvertOptions options;
@@ -70,6 +74,7 @@ int model_convert_command(const Argv& argv) {
   options.block_size = args.get_int("block-size");
   options.pack_size = args.get_int("pack-size");
   options.max_seq_length = args.get_int("max-seq-length");
+  options.bialibi_max_distance = args.get_int("bialibi-max-distance");
   options.seed = static_cast<uint64_t>(args.get_int("seed"));
   const std::string from = !args.get("from").empty() ? args.get("from") : args.get("from-bert");
   if (from.empty()) throw std::invalid_argument("model convert: --from is required (the checkpoint directory; see --help)");
@@ -78,7 +83,8 @@ int model_convert_command(const Argv& argv) {
   copy_tokenizer_files(from, args.get("out"));
   std::cout << "wrote " << args.get("out") << " (littlebird, " << model.config().num_hidden_layers << " layers, hidden "
             << model.config().hidden_size << ", block " << options.block_size << ", pack " << options.pack_size
-            << ", positions " << options.positions << ")\n";
+            << ", positions " << options.positions << ", BiALiBi distances capped at "
+            << options.bialibi_max_distance << ")\n";
   return 0;
 }
 

@@ -56,7 +56,7 @@ class LittleBirdEncoder final : public Encoder {
       usw.packed_v = proj("attention.self.value", packed_context);
       usw.valid = input.valid;
       usw.bias = {param(layer + "attention.self.bialibi_alpha"), param(layer + "attention.self.bialibi_beta"),
-                  param(layer + "attention.self.bialibi_gamma")};
+                  param(layer + "attention.self.bialibi_gamma"), c.bialibi_max_distance};
       usw.block_size = c.block_size;
       auto context = layers::merge_heads(attention::usw_attention(usw));
       p = layers::layer_norm(*params_, layer + "pack_attention.output.LayerNorm", packed_context + p,

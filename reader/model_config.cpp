@@ -205,6 +205,8 @@ void check(const ModelConfig& c, const Origin& where) {
       fail(where, "unsupported classifier_activation '" + c.classifier_activation + "' (supported: " +
                       kActivationList + ")");
   }
+  if (c.bialibi_max_distance < 0)
+    fail(where, "bialibi_max_distance must be >= 0 (0: no cap), not " + std::to_string(c.bialibi_max_distance));
   if (c.is_littlebird() && !one_of(c.position_embedding_type, kPositionTypes))
     fail(where, "unsupported position_embedding_type '" + c.position_embedding_type +
                     "' for littlebird (supported: none, cyclic)");
@@ -315,7 +317,10 @@ ModelConfig ModelConfig::from_json_string(const std::string& text, const std::st
   read(j, "pack_size", c.pack_size, origin);
   read(j, "max_seq_length", c.max_seq_length, origin);
   // BERT configs say "absolute" here; the key means something only to a LittleBird model.
-  if (c.is_littlebird()) read(j, "position_embedding_type", c.position_embedding_type, origin);
+  if (c.is_littlebird()) {
+    read(j, "position_embedding_type", c.position_embedding_type, origin);
+    read(j, "bialibi_max_distance", c.bialibi_max_distance, origin);
+  }
   // ElectraConfig's embedding_size defaults to the hidden size.
   if (c.model_type == "electra" && c.embedding_size == -1) c.embedding_size = c.hidden_size;
   check(c, {origin, true});
@@ -353,7 +358,10 @@ std::string ModelConfig::to_json_string() const {
   // -1 means "hidden_size"; Hugging Face has no such value, so leave the key out.
   if (embedding_size != -1) j["embedding_size"] = embedding_size;
   if (sep_token_id != -1) j["sep_token_id"] = sep_token_id;
-  if (is_littlebird()) j["position_embedding_type"] = position_embedding_type;
+  if (is_littlebird()) {
+    j["position_embedding_type"] = position_embedding_type;
+    if (bialibi_max_distance != 0) j["bialibi_max_distance"] = bialibi_max_distance;
+  }
   if (model_type == "big_bird") {
     j["attention_type"] = attention_type;
     j["num_random_blocks"] = num_random_blocks;
@@ -392,7 +400,8 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
                     c.pack_size, c.max_seq_length, c.sep_token_id, c.attention_type, c.num_random_blocks,
                     c.rescale_embeddings, c.use_bias, c.attention_window, c.layer_types,
                     c.global_attn_every_n_layers, c.global_rope_theta, c.local_rope_theta, c.local_attention,
-                    c.norm_bias, c.attention_bias, c.mlp_bias, c.classifier_bias, c.classifier_activation, c.position_embedding_type);
+                    c.norm_bias, c.attention_bias, c.mlp_bias, c.classifier_bias, c.classifier_activation, c.position_embedding_type,
+                    c.bialibi_max_distance);
   };
   return fields(*this) == fields(o);
 }

@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <sstream>
@@ -18,6 +20,7 @@ namespace {
 struct Case {
   int64_t B, H, n, b, s, dh;
   std::vector<int64_t> lengths;  // valid tokens per batch row; the rest is padding
+  int64_t max_distance = 0;      // BiALiBi's distance cap (0: none)
 };
 
 std::string describe(const Case& c) {
@@ -25,6 +28,7 @@ std::string describe(const Case& c) {
   os << "B=" << c.B << " H=" << c.H << " n=" << c.n << " b=" << c.b << " s=" << c.s
      << " dh=" << c.dh << " lengths=";
   for (auto l : c.lengths) os << l << ' ';
+  os << "max_distance=" << c.max_distance;
   return os.str();
 }
 
@@ -45,7 +49,7 @@ la::UswInputs make_inputs(const Case& c, torch::ScalarType dtype, uint64_t seed)
   in.packed_v = torch::randn({c.B, c.H, c.s, c.dh}, opt);
   in.valid = valid_mask(c.n, c.lengths);
   in.bias = {torch::rand({c.H}, opt) * 3 - 1, torch::rand({c.H}, opt) * 0.8 - 0.2,
-             torch::rand({c.H}, opt) * 0.8 - 0.2};
+             torch::rand({c.H}, opt) * 0.8 - 0.2, c.max_distance};
   in.block_size = c.b;
   return in;
 }
@@ -66,7 +70,11 @@ torch::Tensor naive_usw(const la::UswInputs& in) {
   const auto valid = in.valid.contiguous();
   const auto ok = valid.accessor<bool, 2>();
   const int64_t B = q.size(0), H = q.size(1), n = q.size(2), dh = q.size(3), s = pk.size(2);
-  const int64_t bs = in.block_size;
+  const int64_t bs = in.block_size, cap = in.bias.max_distance;
+  auto distance = [&](int64_t i, int64_t j) {
+    const int64_t d = std::abs(i - j);
+    return double(cap > 0 ? std::min(d, cap) : d);
+  };
   auto out = torch::zeros({B, H, n, dh}, torch::kDouble);
   auto oa = out.accessor<double, 4>();
   for (int64_t bi = 0; bi < B; ++bi)
@@ -92,8 +100,8 @@ torch::Tensor naive_usw(const la::UswInputs& in) {
           if (!(kb == 0 || kb == qb - 1 || kb == qb || kb == qb + 1) || !ok[bi][j]) continue;
           const double D = i == j               ? 0
                            : (i == 0 || j == 0) ? alpha
-                           : i > j              ? beta * double(i - j)
-                                                : gamma * double(j - i);
+                           : i > j              ? beta * distance(i, j)
+                                                : gamma * distance(i, j);
           logit.push_back(dot(ka[bi][h][j]) - D);
           value.push_back(va[bi][h][j].data());
         }
@@ -128,6 +136,9 @@ TEST_CASE("oracle and blocked match a scalar loop over the formula", "[attention
       {2, 3, 11, 2, 3, 4, {11, 6}},   // 6 blocks: middle blocks and both edges
       {1, 2, 9, 3, 0, 2, {8}},        // no packed keys
       {3, 1, 4, 1, 2, 2, {4, 1, 0}},  // b = 1, a row with no valid token at all
+      {2, 3, 11, 2, 3, 4, {11, 6}, 3},  // distances capped at 3: block 0 and the window
+      {1, 2, 23, 3, 2, 3, {21}, 7},     // capped past the window (2b), block 0 only
+      {1, 1, 9, 2, 1, 2, {9}, 1},       // a cap of 1
   };
   for (const auto& c : cases) {
     INFO(describe(c));
@@ -232,7 +243,7 @@ TEST_CASE("blocked equals the oracle in fp32 over many shapes", "[attention]") {
   for (int64_t n : {1, 2, 3, 5, 8, 13, 31, 64, 100, 257}) {
     for (int64_t b : {1, 2, 3, 4, 8, 16, 64}) {
       Case c{pick({1, 2, 3}),        pick({1, 2, 3, 4}),  n, b,
-             pick({0, 1, 3, 5, 16}), pick({1, 4, 8, 16}), {}};
+             pick({0, 1, 3, 5, 16}), pick({1, 4, 8, 16}), {}, pick({0, 0, 1, 5, 40})};
       // Ragged rows: one full, the others any length 0..n.
       for (int64_t r = 0; r < c.B; ++r) c.lengths.push_back(r == 0 ? n : int64_t(rng() % (n + 1)));
       INFO(describe(c));
@@ -264,6 +275,7 @@ TEST_CASE("blocked gradients: central differences and the oracle's gradients", "
       {2, 2, 7, 3, 2, 3, {7, 4}},  // 3 blocks, last partial
       {1, 2, 11, 2, 3, 2, {10}},   // 6 blocks: per-block offsets and the shared template
       {2, 1, 2, 4, 1, 2, {2, 1}},  // n < b
+      {1, 2, 13, 2, 3, 2, {12}, 3},  // distances capped at 3
   };
   for (const auto& c : cases) {
     INFO(describe(c));
@@ -409,7 +421,8 @@ TEST_CASE("fused CPU forward equals the oracle and the blocked version over many
   double worst = 0;
   for (int64_t n : {1, 2, 5, 31, 64, 65, 100, 257, 700}) {
     for (int64_t b : {1, 3, 8, 16, 64}) {
-      Case c{pick({1, 2, 3}), pick({1, 2, 4}), n, b, pick({0, 1, 5, 16, 64}), pick({8, 16, 32, 64}), {}};
+      Case c{pick({1, 2, 3}), pick({1, 2, 4}), n, b, pick({0, 1, 5, 16, 64}), pick({8, 16, 32, 64}), {},
+             pick({0, 0, 7, 100})};
       for (int64_t r = 0; r < c.B; ++r) c.lengths.push_back(r == 0 ? n : int64_t(rng() % (n + 1)));
       INFO(describe(c));
       const auto in = make_inputs(c, torch::kFloat, 500 + count++);
@@ -453,4 +466,30 @@ TEST_CASE("fused CPU forward: strided views, long sequences, and when the dispat
   // What it does not cover: double, a head size not a multiple of the vector width.
   CHECK(!la::usw_attention_fused_cpu_supports(make_inputs(c, torch::kDouble, 1)));
   CHECK_THROWS_AS(la::usw_attention_fused_cpu(make_inputs({1, 1, 10, 4, 2, 5, {10}}, torch::kFloat, 1)), c10::Error);
+}
+
+TEST_CASE("a BiALiBi distance cap changes only the queries farther than it from block 0", "[attention]") {
+  // n = 300, b = 16: past the window (2b = 32) only block-0 keys are farther than the cap, so
+  // query i sees a different bias iff i - 1 > cap (key j = 0 is alpha at any distance).
+  Case c{2, 3, 300, 16, 8, 16, {300, 250}};
+  auto uncapped = make_inputs(c, torch::kFloat, 9);
+  uncapped.bias.beta = uncapped.bias.gamma = torch::full({c.H}, 0.01f);  // block 0 still seen at 300
+  const auto blocked0 = la::usw_attention_blocked(uncapped), fused0 = la::usw_attention_fused_cpu(uncapped);
+  for (int64_t cap : {int64_t(299), int64_t(1000)}) {  // no distance exceeds it: the same numbers
+    auto in = uncapped;
+    in.bias.max_distance = cap;
+    CHECK(max_abs_diff(la::usw_attention_blocked(in), blocked0) <= 1e-6);
+    CHECK(max_abs_diff(la::usw_attention_fused_cpu(in), fused0) == 0.0);
+  }
+  const int64_t cap = 100;
+  auto in = uncapped;
+  in.bias.max_distance = cap;
+  const auto ref = la::usw_attention_reference(to_double(in));
+  for (const auto& out : {la::usw_attention_blocked(in), la::usw_attention_fused_cpu(in)}) {
+    CHECK(max_abs_diff(out, ref) <= 2e-5);
+    CHECK(max_abs_diff(out.narrow(2, 0, cap + 2), fused0.narrow(2, 0, cap + 2)) <= 1e-5);
+    CHECK(max_abs_diff(out.narrow(2, cap + 2, 100), fused0.narrow(2, cap + 2, 100)) > 1e-3);
+  }
+  in.bias.max_distance = -1;
+  CHECK_THROWS_AS(la::usw_attention_blocked(in), c10::Error);
 }

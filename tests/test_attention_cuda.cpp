@@ -43,12 +43,13 @@ struct EmuBackend {
 struct Shape {
   int64_t B, H, n, b, s, dh;
   std::vector<int64_t> lengths;  // valid tokens per batch row
+  int64_t max_distance = 0;      // BiALiBi's distance cap (0: none)
 };
 
 std::string describe(const Shape& c, torch::ScalarType dtype) {
   std::ostringstream os;
   os << "B=" << c.B << " H=" << c.H << " n=" << c.n << " b=" << c.b << " s=" << c.s
-     << " dh=" << c.dh << " dtype=" << dtype << " lengths=";
+     << " dh=" << c.dh << " dtype=" << dtype << " max_distance=" << c.max_distance << " lengths=";
   for (auto l : c.lengths) os << l << ' ';
   return os.str();
 }
@@ -80,7 +81,7 @@ la::UswInputs make_inputs(const Shape& c, torch::ScalarType dtype, uint64_t seed
   in.valid = torch::arange(c.n).view({1, c.n}) < lens;
   // alpha in [-1, 2), beta and gamma in [-0.05, 0.15): small slopes keep far keys relevant.
   in.bias = {torch::rand({c.H}, opt) * 3 - 1, torch::rand({c.H}, opt) * 0.2 - 0.05,
-             torch::rand({c.H}, opt) * 0.2 - 0.05};
+             torch::rand({c.H}, opt) * 0.2 - 0.05, c.max_distance};
   in.block_size = c.b;
   for (auto* t : {&in.q, &in.k, &in.v, &in.packed_k, &in.packed_v, &in.valid, &in.bias.alpha,
                   &in.bias.beta, &in.bias.gamma})
@@ -219,6 +220,7 @@ TEST_CASE("emulated fused forward matches the float64 oracle", "[emu]") {
       {1, 1, 37, 5, 3, 32, {37}},            // tiny blocks
       {1, 1, 130, 128, 16, 128, {129}},      // dh 128, b > tile
       {2, 1, 64, 64, 64, 64, {64, 0}},       // one block; an all-padding row
+      {1, 2, 300, 32, 16, 32, {300}, 50},    // BiALiBi distances capped at 50
   };
   for (auto dtype : {torch::kFloat, torch::kHalf, torch::kBFloat16}) {
     for (size_t x = 0; x < shapes.size(); ++x) {
@@ -244,6 +246,7 @@ TEST_CASE("emulated fused backward matches float64 autograd", "[emu]") {
       {2, 2, 200, 64, 64, 32, {200, 130}},
       {1, 1, 300, 48, 70, 64, {290}},
       {1, 2, 100, 16, 5, 32, {100}},
+      {1, 2, 200, 16, 5, 32, {190}, 40},  // BiALiBi distances capped at 40
   };
   for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     for (size_t x = 0; x < shapes.size(); ++x) {
@@ -363,6 +366,7 @@ TEST_CASE("GPU: fused forward vs float64 over many shapes", "[gpu]") {
       {1, 4, 4097, 64, 64, 64, {4097}},      {2, 2, 333, 32, 7, 32, {333, 100}},
       {2, 2, 777, 100, 64, 128, {777, 3}},   {1, 1, 5, 2, 1, 32, {5}},
       {2, 2, 2048, 128, 130, 64, {2048, 2000}},
+      {2, 2, 3000, 64, 64, 64, {3000, 1500}, 512},  // BiALiBi distances capped at 512
   };
   for (int x = 0; x < 12; ++x) {  // random ragged shapes
     Shape c{1 + int64_t(rng() % 3), 1 + int64_t(rng() % 4), 1 + int64_t(rng() % 3000),
@@ -407,6 +411,7 @@ TEST_CASE("GPU: fused gradients vs float64 autograd", "[gpu]") {
       {2, 2, 64, 64, 64, 64, {64, 30}},         {2, 3, 1000, 64, 64, 64, {1000, 611}},
       {1, 2, 777, 48, 70, 32, {770}},           {2, 1, 513, 128, 16, 128, {513, 1}},
       {1, 2, 5000, 64, 64, 64, {5000}},         {1, 1, 12000, 64, 64, 64, {11999}},
+      {1, 2, 3000, 64, 64, 64, {3000}, 700},  // BiALiBi distances capped at 700
   };
   for (auto dtype : {torch::kFloat, torch::kHalf, torch::kBFloat16})
     for (size_t x = 0; x < shapes.size(); ++x) {

@@ -305,6 +305,24 @@ TEST_CASE("model convert keeps the position table cyclically (or per block), and
     const auto logits = start_logits(lb, options.block_size, 4 * rows);
     CHECK(same(logits, rows, options.block_size, rows));
   }
+  SECTION("BiALiBi's distance cap: in the config, a no-op up to it, a change past it") {
+    options.bialibi_max_distance = 40;
+    const auto capped = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
+    CHECK(capped.config().bialibi_max_distance == 40);
+    options.bialibi_max_distance = 0;
+    const auto uncapped = littlebird_from_checkpoint((kFixtures / "bert_qa").string(), options);
+    CHECK(uncapped.config().bialibi_max_distance == 0);
+    c10::InferenceMode guard;
+    at::manual_seed(4);
+    auto logits = [](const QaModel& model, const at::Tensor& ids) {
+      return model.forward({ids, at::zeros_like(ids), at::ones_like(ids, at::kBool)}).start[0];
+    };
+    const auto short_ids = at::randint(5, 1000, {1, 40}, at::kLong);  // no distance past 39
+    CHECK(at::equal(logits(capped, short_ids), logits(uncapped, short_ids)));
+    // Past it the far keys (block 0) weigh more; the same computation would be bit for bit equal.
+    const auto long_ids = at::randint(5, 1000, {1, 800}, at::kLong);
+    CHECK((logits(capped, long_ids) - logits(uncapped, long_ids)).abs().max().item<double>() > 1e-4);
+  }
   SECTION("RoBERTa's table starts at padding_idx + 1; unknown choices are refused") {
     const auto roberta = QaModel::load((kFixtures / "reader_roberta").string());
     const auto lb = littlebird_from_checkpoint((kFixtures / "reader_roberta").string(), options);

@@ -163,6 +163,21 @@ TEST_CASE("littlebird keys", "[model_config]") {
   CHECK_THROWS_WITH(ModelConfig::from_json_string(with_positions("absolute")),
                     Contains("position_embedding_type") && Contains("none, cyclic"));
   CHECK(ModelConfig::from_json_string(kBertBase).position_embedding_type == "none");
+
+  // bialibi_max_distance: 0 (no cap) unless set; round-trips; a negative cap is refused.
+  CHECK(c.bialibi_max_distance == 0);
+  CHECK(c.to_json_string().find("bialibi_max_distance") == std::string::npos);
+  auto with_cap = [](const std::string& value) {
+    std::string text = kLittleBird;
+    text.insert(text.find('{') + 1, "\"bialibi_max_distance\": " + value + ", ");
+    return text;
+  };
+  const ModelConfig capped = ModelConfig::from_json_string(with_cap("2048"));
+  CHECK(capped.bialibi_max_distance == 2048);
+  CHECK(ModelConfig::from_json_string(capped.to_json_string()) == capped);
+  CHECK(capped != c);
+  CHECK_THROWS_WITH(ModelConfig::from_json_string(with_cap("-1")), Contains("bialibi_max_distance"));
+  CHECK_THROWS_WITH(ModelConfig::from_json_string(with_cap("\"far\"")), Contains("bialibi_max_distance"));
 }
 
 TEST_CASE("roberta / xlm-roberta / big_bird keys and Hugging Face defaults", "[model_config]") {

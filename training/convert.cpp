@@ -51,6 +51,7 @@ QaModel littlebird_from_checkpoint(const std::string& source_dir, const ConvertO
   config.block_size = options.block_size;
   config.pack_size = options.pack_size;
   config.max_seq_length = options.max_seq_length;
+  config.bialibi_max_distance = options.bialibi_max_distance;
   // RoBERTa-family tables start at padding_idx + 1 (create_position_ids_from_input_ids).
   const int64_t first_position = source.max_window_tokens() < source.max_position_embeddings
                                      ? source.max_position_embeddings - source.max_window_tokens()

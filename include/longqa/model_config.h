@@ -50,6 +50,9 @@ struct ModelConfig {
   // embeddings.position_embeddings, so a converted BERT keeps its position table and still reads any length
   // (a table of block_size rows makes the position within the attention block).
   std::string position_embedding_type = "none";
+  // LittleBird: BiALiBi distances are capped here (0: no cap). Set to the longest window the model
+  // was trained on, a longer window gives every token the bias it learned (attention.h, BiAlibi).
+  int64_t bialibi_max_distance = 0;
   bool has_cyclic_positions() const { return is_littlebird() && position_embedding_type == "cyclic"; }
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   bool is_littlebird() const { return model_type == "littlebird"; }

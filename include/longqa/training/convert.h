@@ -18,6 +18,10 @@ struct ConvertOptions {
   // max_position_embeddings tokens), "block" (its first block_size rows: the position within each attention
   // block) or "none" (dropped; BiALiBi alone). bench/results/position_conversion.json compares them.
   std::string positions = "cyclic";
+  // BiALiBi distances capped here (0: none). Training on windows of at most this many tokens is
+  // unchanged by it; reading longer ones, every token keeps the bias to the question it was
+  // trained with (without it, default-en's whole-article F1 fell to 0 past 10k tokens).
+  int64_t bialibi_max_distance = 2048;
 };
 
 // `source_dir` holds a bert, electra (embedding_size == hidden_size), roberta, xlm-roberta, big_bird or longformer
