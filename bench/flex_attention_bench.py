@@ -3,7 +3,8 @@
 
 The same layer as longqa's fused kernel (research/littlebird.md §0.2): keys = [packed keys |
 token keys], mask_mod = packed keys ∪ key block 0 ∪ blocks qb-1..qb+1 (valid keys only),
-score_mod = -Dp on packed keys and -BiALiBi on token keys. FlexAttention scales the scores by
+score_mod = -Dp on packed keys and -BiALiBi on token keys (uncapped: bialibi_max_distance
+changes no cost, so the timings hold for capped models too). FlexAttention scales the scores by
 1/sqrt(dh) before score_mod, as the kernel does. The block mask is built once per shape (not
 timed); flex_attention is torch.compile'd (Triton).
 

@@ -136,7 +136,7 @@ TEST_CASE("oracle and blocked match a scalar loop over the formula", "[attention
       {2, 3, 11, 2, 3, 4, {11, 6}},   // 6 blocks: middle blocks and both edges
       {1, 2, 9, 3, 0, 2, {8}},        // no packed keys
       {3, 1, 4, 1, 2, 2, {4, 1, 0}},  // b = 1, a row with no valid token at all
-      {2, 3, 11, 2, 3, 4, {11, 6}, 3},  // distances capped at 3: block 0 and the window
+      {2, 3, 11, 2, 3, 4, {11, 6}, 2},  // distances capped at 2: block 0 and window keys (up to 3 away)
       {1, 2, 23, 3, 2, 3, {21}, 7},     // capped past the window (2b), block 0 only
       {1, 1, 9, 2, 1, 2, {9}, 1},       // a cap of 1
   };
@@ -273,9 +273,9 @@ TEST_CASE("blocked gradients: central differences and the oracle's gradients", "
   };
   const std::vector<Case> cases = {
       {2, 2, 7, 3, 2, 3, {7, 4}},  // 3 blocks, last partial
-      {1, 2, 11, 2, 3, 2, {10}},   // 6 blocks: per-block offsets and the shared template
+      {1, 2, 11, 2, 3, 2, {10}},   // 6 blocks: block-0 columns per block and the shared window template
       {2, 1, 2, 4, 1, 2, {2, 1}},  // n < b
-      {1, 2, 13, 2, 3, 2, {12}, 3},  // distances capped at 3
+      {1, 2, 13, 2, 3, 2, {12}, 2},  // distances capped at 2: block 0, and window keys on both sides
   };
   for (const auto& c : cases) {
     INFO(describe(c));
@@ -321,14 +321,18 @@ TEST_CASE("blocked gradients: central differences and the oracle's gradients", "
 }
 
 TEST_CASE("blocked: float64, InferenceMode and the dispatcher agree", "[attention]") {
-  const Case c{2, 3, 77, 8, 5, 8, {77, 40}};
-  const auto in = make_inputs(c, torch::kDouble, 5);
-  const auto grad_mode = la::usw_attention_blocked(in);
-  CHECK(max_abs_diff(grad_mode, la::usw_attention_reference(in)) < 1e-12);
-  c10::InferenceMode guard;
-  CHECK(max_abs_diff(la::usw_attention_blocked(in), grad_mode) == 0.0);
-  CHECK(max_abs_diff(la::usw_attention(in), grad_mode) == 0.0);
-  CHECK(max_abs_diff(la::usw_attention_reference(in), grad_mode) < 1e-12);
+  for (int64_t cap : {0, 5}) {  // the cap reaches every implementation through the dispatcher
+    const Case c{2, 3, 77, 8, 5, 8, {77, 40}, cap};
+    INFO(describe(c));
+    const auto in = make_inputs(c, torch::kDouble, 5);
+    const auto grad_mode = la::usw_attention_blocked(in);
+    CHECK(max_abs_diff(grad_mode, la::usw_attention_reference(in)) < 1e-12);
+    CHECK(max_abs_diff(grad_mode, naive_usw(in)) < 1e-12);
+    c10::InferenceMode guard;
+    CHECK(max_abs_diff(la::usw_attention_blocked(in), grad_mode) == 0.0);
+    CHECK(max_abs_diff(la::usw_attention(in), grad_mode) == 0.0);
+    CHECK(max_abs_diff(la::usw_attention_reference(in), grad_mode) < 1e-12);
+  }
 }
 
 TEST_CASE("usw_attention rejects bad inputs", "[attention]") {
@@ -489,6 +493,10 @@ TEST_CASE("a BiALiBi distance cap changes only the queries farther than it from 
     CHECK(max_abs_diff(out, ref) <= 2e-5);
     CHECK(max_abs_diff(out.narrow(2, 0, cap + 2), fused0.narrow(2, 0, cap + 2)) <= 1e-5);
     CHECK(max_abs_diff(out.narrow(2, cap + 2, 100), fused0.narrow(2, cap + 2, 100)) > 1e-3);
+  }
+  {
+    c10::InferenceMode guard;  // the reader's path: the dispatcher's fused forward, capped
+    CHECK(max_abs_diff(la::usw_attention(in), la::usw_attention_fused_cpu(in)) == 0.0);
   }
   in.bias.max_distance = -1;
   CHECK_THROWS_AS(la::usw_attention_blocked(in), c10::Error);

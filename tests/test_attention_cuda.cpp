@@ -132,7 +132,9 @@ torch::Tensor bias_grad_scale(const la::UswInputs& in, const torch::Tensor& w) {
   const auto i = pos.view({n, 1}), j = pos.view({1, n});
   const auto cls = ((i == 0) | (j == 0)) & (i != j);
   const auto left = ((i > j) & ~cls).to(torch::kDouble), right = ((i < j) & ~cls).to(torch::kDouble);
-  const auto dist = (i - j).abs().to(torch::kDouble);
+  auto dist = (i - j).abs();
+  if (d.bias.max_distance > 0) dist.clamp_max_(d.bias.max_distance);
+  dist = dist.to(torch::kDouble);
   const auto da = torch::cat({torch::zeros({n, s}, fopt), cls.to(torch::kDouble)}, 1);
   const auto db = torch::cat({torch::full({n, s}, b / 2.0, fopt), left * dist}, 1);
   const auto dg = torch::cat({torch::full({n, s}, b / 2.0, fopt), right * dist}, 1);
@@ -246,7 +248,7 @@ TEST_CASE("emulated fused backward matches float64 autograd", "[emu]") {
       {2, 2, 200, 64, 64, 32, {200, 130}},
       {1, 1, 300, 48, 70, 64, {290}},
       {1, 2, 100, 16, 5, 32, {100}},
-      {1, 2, 200, 16, 5, 32, {190}, 40},  // BiALiBi distances capped at 40
+      {1, 2, 200, 16, 5, 32, {190}, 20},  // BiALiBi distances capped at 20 (< 2b: window keys too)
   };
   for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     for (size_t x = 0; x < shapes.size(); ++x) {
@@ -411,7 +413,7 @@ TEST_CASE("GPU: fused gradients vs float64 autograd", "[gpu]") {
       {2, 2, 64, 64, 64, 64, {64, 30}},         {2, 3, 1000, 64, 64, 64, {1000, 611}},
       {1, 2, 777, 48, 70, 32, {770}},           {2, 1, 513, 128, 16, 128, {513, 1}},
       {1, 2, 5000, 64, 64, 64, {5000}},         {1, 1, 12000, 64, 64, 64, {11999}},
-      {1, 2, 3000, 64, 64, 64, {3000}, 700},  // BiALiBi distances capped at 700
+      {1, 2, 3000, 64, 64, 64, {3000}, 100},  // BiALiBi distances capped at 100 (< 2b: window keys too)
   };
   for (auto dtype : {torch::kFloat, torch::kHalf, torch::kBFloat16})
     for (size_t x = 0; x < shapes.size(); ++x) {

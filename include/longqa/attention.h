@@ -13,7 +13,8 @@ namespace longqa::attention {
 // Per-head BiALiBi scalars, each a (H) tensor (trainable; gradients flow).
 // D[i,j] = 0 if i == j; alpha if i == 0 or j == 0; beta*d if i > j; gamma*d if i < j, where the
 // distance d = |i-j|, or min(|i-j|, max_distance) when max_distance > 0.
-// The bias is subtracted from the logits. Packed keys get the constant Dp = (beta+gamma)/2 * block_size.
+// The bias is subtracted from the logits. Packed keys get the constant Dp = (beta+gamma)/2 * block_size
+// (with or without a cap).
 //
 // Why a cap: the only far keys a query sees are those of block 0 (the question), at distances
 // up to n. A model trained on windows of T tokens never saw the bias past distance T, and at
