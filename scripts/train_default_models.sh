@@ -19,7 +19,8 @@
 #      fine-tuned on the training questions;
 #   2. the teacher converted to LittleBird (model convert --positions cyclic: its position
 #      table is kept and reused every 512 tokens, so it reads any length; the QA head carries
-#      over), distilled to reproduce the teacher's hidden states on English prose from Debian's
+#      over; --bialibi-max-distance 2048: BiALiBi's distances capped at the longest training
+#      window, so documents past 2,048 tokens read with the bias it was trained with), distilled to reproduce the teacher's hidden states on English prose from Debian's
 #      manuals (debian-handbook, debian-reference-en, python3.11-doc: apt-get installs them,
 #      scripts/debian_prose.py extracts their paragraphs) and the training articles' text;
 #   3. student: trained on the training questions with the teacher's start/end distributions
@@ -68,7 +69,7 @@ if [ "$which" = en ] || [ "$which" = both ]; then
   [ -f "$en/debian_prose.jsonl" ] || python3 scripts/debian_prose.py "$en/debian_prose.jsonl"
 
   done_already "$en/converted" || "$longqa" model convert --from "$en/teacher" --out "$en/converted" \
-    --positions cyclic --block-size 64 --pack-size 64 --max-seq-length 16384
+    --positions cyclic --bialibi-max-distance 2048 --block-size 64 --pack-size 64 --max-seq-length 65536
 
   done_already "$en/distilled" || "$longqa" distill --model "$en/converted" --teacher "$en/teacher" \
     --corpus "$en/debian_prose.jsonl,$en/train_texts.jsonl" --out "$en/distilled" --epochs 1 --batch-size 16 \
