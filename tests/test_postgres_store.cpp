@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <ATen/core/Tensor.h>
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -154,13 +156,19 @@ TEST_CASE("PostgreSQL store: what goes in comes out, as in the embedded store", 
   CHECK(some[0].id == ids.back());
   CHECK(some[1].id == ids.front());
 
-  // The stored vectors are the encoder's, bit for bit.
+  // The stored vectors are the encoder's. Not bit for bit: add() encoded these passages in a batch
+  // with other documents', and a batch's shape picks the GEMM kernel and so the summation order
+  // (bit-equal on AVX-512 machines, ~1e-7 apart on AVX2 ones). Storage itself is bit-exact: the
+  // export/import case compares stored vectors with ==.
   std::vector<std::string> inputs;
   for (const auto& p : pg.document_passages("doc2", true)) inputs.push_back(passage_input(docs[2].title, docs[2].text, {p.index, p.begin, p.end}));
   const at::Tensor expected = encoder->encode(inputs).contiguous();
   const std::vector<float> stored = pg.passage_vectors(ids);
   REQUIRE(stored.size() == static_cast<size_t>(expected.numel()));
-  CHECK(std::equal(stored.begin(), stored.end(), expected.data_ptr<float>()));
+  float largest_difference = 0.0f;
+  for (size_t i = 0; i < stored.size(); ++i)
+    largest_difference = std::max(largest_difference, std::abs(stored[i] - expected.data_ptr<float>()[i]));
+  CHECK(largest_difference < 1e-5f);
 
   // Full text: a word that only one document holds finds it first.
   const Document unique_doc = test::make_document("rare", "", "w1 w2 zebracorn w3");
