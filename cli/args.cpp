@@ -25,6 +25,11 @@ Args& Args::alias(const std::string& alias, const std::string& name) {
   return *this;
 }
 
+Args& Args::describe(const std::string& name, const std::string& help) {
+  specs_.at(name).help = help;
+  return *this;
+}
+
 bool Args::parse(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < argv.size(); ++i) {
     std::string arg = argv[i];

@@ -16,6 +16,8 @@ class Args {
   Args& flag(const std::string& name, const std::string& help);
   // `--alias` is another name of the option `name` (declared before).
   Args& alias(const std::string& alias, const std::string& name);
+  // New help text for an option declared before (a shared option that means more here).
+  Args& describe(const std::string& name, const std::string& help);
 
   // Parses argv (after the subcommand words). Returns false when --help was asked for
   // (the help text is printed). Throws std::invalid_argument on unknown or malformed options.

@@ -10,6 +10,7 @@
 #include "longqa/answer_json.h"
 #include "longqa/common/stopwatch.h"
 #include "longqa/eval_runner.h"
+#include "longqa/text_encoder.h"
 #include "shared_options.h"
 
 namespace longqa::cli {
@@ -48,6 +49,12 @@ int eval_command(const Argv& argv) {
       .option("recall-depth", "open-domain: recall is measured at 1, 5, ... up to this many documents", "20");
   add_retriever_options(args);
   args.flag("json", "print the result as JSON");
+  args.describe("encoder",
+                "text encoder directory: with --index, the index's (default: the one its manifest records); without, "
+                "the one that scores each document's passages for the passage prior (e.g. the retriever's; default: "
+                "none, no prior)");
+  args.option("passage-tokens", "without --index: passage length in encoder tokens, for the passage prior", "256")
+      .option("passage-overlap", "without --index: tokens shared by consecutive passages", "32");
   if (!args.parse(argv)) return 0;
 
   eval::EvaluationOptions options;
@@ -69,6 +76,11 @@ int eval_command(const Argv& argv) {
   int64_t index_documents = 0;
   if (args.get("index").empty()) {
     const Reader model(args.get("model"), reader);
+    if (!args.get("encoder").empty()) {
+      options.passage_encoder = std::make_shared<const TextEncoder>(TextEncoder::load(args.get("encoder")));
+      options.passage_options.passage_tokens = args.get_int("passage-tokens");
+      options.passage_options.passage_overlap = args.get_int("passage-overlap");
+    }
     load_model_ms = clock.ms();
     run = eval::run_evaluation(data, model, options);
   } else {
@@ -91,7 +103,12 @@ int eval_command(const Argv& argv) {
   summary["reader"] = {{"dtype", reader.dtype},
                        {"score_calibration", reader.score_calibration},
                        {"window_tokens", reader.window_tokens},
-                       {"batch_tokens", reader.batch_tokens}};
+                       {"batch_tokens", reader.batch_tokens},
+                       {"passage_weight", reader.passage_weight},
+                       {"passage_prior", reader.passage_weight == 0 ? "off"
+                                         : !args.get("index").empty() ? "index"
+                                         : args.get("encoder").empty() ? "off (no --encoder)"
+                                                                       : args.get("encoder")}};
   if (run.open_domain) {
     summary["open_domain"]["index"] = args.get("index");
     summary["open_domain"]["mode"] = args.get("mode");

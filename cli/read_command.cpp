@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -10,6 +11,8 @@
 #include "longqa/answer_json.h"
 #include "longqa/common/stopwatch.h"
 #include "longqa/reader.h"
+#include "longqa/retriever.h"
+#include "longqa/text_encoder.h"
 #include "shared_options.h"
 
 namespace longqa::cli {
@@ -31,7 +34,11 @@ int read_command(const Argv& argv) {
       .option("context", "the document text")
       .option("context-file", "read the document from this file (UTF-8)");
   add_reader_options(args);
-  args.flag("json", "print JSON (the /v1/read response's answers)");
+  args.option("encoder", "a text encoder directory (e.g. the retriever's) that scores the document's passages "
+                         "for the passage prior (default: none, no prior)", "")
+      .option("passage-tokens", "passage length in encoder tokens, for the passage prior", "256")
+      .option("passage-overlap", "tokens shared by consecutive passages", "32")
+      .flag("json", "print JSON (the /v1/read response's answers)");
   if (!args.parse(argv)) return 0;
   if (args.is_set("context") == args.is_set("context-file"))
     throw std::invalid_argument("give exactly one of --context and --context-file");
@@ -40,9 +47,20 @@ int read_command(const Argv& argv) {
 
   Stopwatch clock;
   const Reader reader(args.get("model"), reader_options(args));
+  std::unique_ptr<TextEncoder> encoder;
+  if (!args.get("encoder").empty()) encoder = std::make_unique<TextEncoder>(TextEncoder::load(args.get("encoder")));
   const double load_ms = clock.ms();
   clock.restart();
-  const auto answers = reader.read(question, document);
+  ReadRequest request{question, {document}};
+  if (encoder && reader.options().passage_weight > 0) {
+    retriever::IndexOptions passages;
+    passages.passage_tokens = args.get_int("passage-tokens");
+    passages.passage_overlap = args.get_int("passage-overlap");
+    retriever::Document whole;
+    whole.text = document;
+    request.relevance = {retriever::passage_relevance(*encoder, passages, whole, question)};
+  }
+  const auto answers = reader.read(request);
   const double read_ms = clock.ms();
 
   if (args.is_set("json")) {

@@ -1,6 +1,7 @@
 #include "shared_options.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "longqa/common/utf8.h"
 #include "longqa/threads.h"
@@ -24,6 +25,14 @@ void add_reader_options(Args& args, bool with_no_answer) {
               "what the reader computes in: float32; bfloat16 (faster on CPUs with AVX512_BF16 and on GPUs); or "
               "int8 (CPU only: linear layers in int8, fastest with VNNI). Accuracy of each in the model card",
               "float32")
+      .option("passage-weight",
+              "weight of the passage prior: times the retriever encoder's similarity of question and passage, added "
+              "to the score of spans starting in that passage (0 = off; needs an index or --encoder)",
+              [] {
+                std::ostringstream text;
+                text << ReaderOptions{}.passage_weight;
+                return text.str();
+              }())
       .option("threads", "CPU threads (0 = all cores)", "0");
   if (with_no_answer) args.flag("no-answer", "allow an empty answer when the model finds none");
 }
@@ -40,6 +49,7 @@ ReaderOptions reader_options(const Args& args) {
   check_score_calibration(options.score_calibration);
   options.dtype = args.get("dtype");
   check_reader_dtype(options.dtype);
+  options.passage_weight = args.get_double("passage-weight");
   set_compute_threads(static_cast<int>(args.get_int("threads")));
   return options;
 }

@@ -1,6 +1,7 @@
 // The evaluation loop (longqa/eval_runner.h).
 #include "longqa/eval_runner.h"
 
+#include <ATen/core/Tensor.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include "longqa/answer_json.h"
 #include "longqa/common/progress.h"
 #include "longqa/common/stopwatch.h"
+#include "longqa/retriever.h"
+#include "longqa/text_encoder.h"
 #include "longqa/tokenizer.h"
 
 namespace longqa::eval {
@@ -106,6 +109,24 @@ EvaluationRun run(const QaDataset& data, const Reader& reader, const Pipeline* p
     return it->second;
   };
 
+  // The passage prior without an index: each document's passages encoded once (articles are
+  // read by many questions), each question encoded as it comes.
+  const bool prior = !pipeline && options.passage_encoder && reader.options().passage_weight > 0;
+  std::unordered_map<const std::string*, retriever::EncodedDocuments> encoded_documents;
+  auto relevance_of = [&](const std::string& question, const std::string& title, const std::string& text) {
+    const TextEncoder& encoder = *options.passage_encoder;
+    auto [it, added] = encoded_documents.try_emplace(&text);
+    if (added) {
+      retriever::Document document;
+      document.title = title;
+      document.text = text;
+      it->second = retriever::split_and_encode(encoder, options.passage_options, {std::move(document)});
+    }
+    const at::Tensor q = encoder.encode({question}).contiguous();
+    return retriever::passage_relevance(it->second.items.front().passages, it->second.vectors.data(),
+                                        encoder.dimension(), q.data_ptr<float>());
+  };
+
   AskOptions ask;
   ask.top_k_documents = options.top_k_documents;
   ask.retrieve_depth = recall_depth;
@@ -128,6 +149,7 @@ EvaluationRun run(const QaDataset& data, const Reader& reader, const Pipeline* p
     } else {
       const std::string& text = options.unit == EvalUnit::kArticle ? articles[gold.article_index] : gold.context;
       request.documents.push_back(text);
+      if (prior) request.relevance.push_back(relevance_of(q.question, gold.title, text));
       tokens = static_cast<int64_t>(tokenizer.tokenize(q.question).size()) + tokens_of(text);
     }
     record.retrieve_ms = clock.ms();

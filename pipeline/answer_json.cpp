@@ -7,7 +7,7 @@ namespace longqa {
 using nlohmann::json;
 
 json to_json(const Answer& a) {
-  return {{"text", a.text},         {"score", a.score},       {"context_index", a.document},
+  return {{"text", a.text},         {"score", a.score},       {"passage_prior", a.passage_prior}, {"context_index", a.document},
           {"begin_char", a.begin_char}, {"end_char", a.end_char}, {"begin_byte", a.begin_byte},
           {"end_byte", a.end_byte},   {"no_answer", a.no_answer}};
 }
@@ -15,6 +15,7 @@ json to_json(const Answer& a) {
 json to_json(const PipelineAnswer& a) {
   return {{"text", a.text},
           {"score", a.score},
+          {"passage_prior", a.passage_prior},
           {"document_id", a.document_id},
           {"title", a.title},
           {"document_rank", a.document_rank},

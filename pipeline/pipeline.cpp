@@ -35,12 +35,19 @@ Retrieval Pipeline::retrieve(const std::string& question, const AskOptions& opti
   Retrieval r;
   r.question = question;
   Stopwatch clock;
-  r.hits = retriever_->search(question, std::max(options.top_k_documents, options.retrieve_depth));
+  // One embedding of the question serves the dense search and the passage prior.
+  const bool prior = reader_->options().passage_weight > 0;
+  std::vector<float> embedding;
+  if (prior || retriever_->options().mode != retriever::SearchMode::kBm25)
+    embedding = retriever::question_embedding(*index_, question);
+  const int64_t depth = std::max(options.top_k_documents, options.retrieve_depth);
+  r.hits = retriever_->search_batch({question}, embedding.empty() ? nullptr : embedding.data(), depth).front();
   r.retrieve_ms = clock.ms();
   clock.restart();
   for (size_t i = 0; i < r.hits.size() && static_cast<int64_t>(r.documents.size()) < options.top_k_documents; ++i) {
     auto document = index_->document(r.hits[i].id);
     if (!document) continue;  // deleted since the search
+    if (prior) r.relevance.push_back(retriever::passage_relevance(*index_, *document, embedding.data()));
     r.documents.push_back(std::move(*document));
     r.hit_of_document.push_back(i);
   }
@@ -52,6 +59,7 @@ ReadRequest Pipeline::read_request(const Retrieval& retrieval) {
   ReadRequest request;
   request.question = retrieval.question;
   for (const auto& d : retrieval.documents) request.documents.push_back(d.text);
+  request.relevance = retrieval.relevance;
   return request;
 }
 
@@ -68,6 +76,7 @@ PipelineResult Pipeline::answer(const Retrieval& retrieval, std::vector<Answer> 
     PipelineAnswer p;
     p.text = std::move(a.text);
     p.score = a.score;
+    p.passage_prior = a.passage_prior;
     p.document_id = document.id;
     p.title = document.title;
     p.document_rank = static_cast<int64_t>(retrieval.hit_of_document[d]);

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -28,6 +29,7 @@ struct Window {
 struct Tokenized {
   std::vector<int32_t> question;
   std::vector<std::vector<Token>> documents;
+  std::vector<std::vector<double>> priors;  // per document: token_priors (empty: none)
 };
 
 struct SpanScore {
@@ -36,17 +38,20 @@ struct SpanScore {
   bool operator>(const SpanScore& o) const { return score > o.score; }
 };
 
-// The `top` highest-scoring spans (start logit + end logit, start <= end < start + max_tokens) of one window,
-// found exactly: every (start, end) pair is scored, starts that cannot beat the current top are skipped.
-std::vector<SpanScore> best_spans(const float* start, const float* end, int64_t n, int64_t max_tokens, int64_t top) {
+// The `top` highest-scoring spans (start logit + prior of the start + end logit, start <= end <
+// start + max_tokens) of one window, found exactly: every (start, end) pair is scored, starts
+// that cannot beat the current top are skipped. `prior` (per start token) may be null.
+std::vector<SpanScore> best_spans(const float* start, const float* end, const double* prior, int64_t n,
+                                  int64_t max_tokens, int64_t top) {
   std::vector<SpanScore> heap;  // a min-heap of the best so far
   heap.reserve(static_cast<size_t>(top) + 1);
   const float best_end = n > 0 ? *std::max_element(end, end + n) : 0.0f;
   for (int64_t i = 0; i < n; ++i) {
+    const double start_score = static_cast<double>(start[i]) + (prior ? prior[i] : 0.0);
     const bool full = static_cast<int64_t>(heap.size()) == top;
-    if (full && static_cast<double>(start[i]) + best_end <= heap.front().score) continue;
+    if (full && start_score + best_end <= heap.front().score) continue;
     for (int64_t j = i; j < std::min(n, i + max_tokens); ++j) {
-      const double score = static_cast<double>(start[i]) + end[j];
+      const double score = start_score + end[j];
       if (static_cast<int64_t>(heap.size()) < top) {
         heap.push_back({score, i, j});
         std::push_heap(heap.begin(), heap.end(), std::greater<>());
@@ -73,6 +78,39 @@ void check_options(const ReaderOptions& o) {
   require(o.batch_tokens > 0, "batch_tokens must be > 0");
   check_score_calibration(o.score_calibration);
   check_reader_dtype(o.dtype);
+  require(std::isfinite(o.passage_weight) && o.passage_weight >= 0, "passage_weight must be a finite number >= 0");
+}
+
+// passage_weight x the relevance of each token's start (ReadRequest::relevance): the most
+// relevant range holding the token's first byte, else the document's least relevant. Empty
+// when the request gives no relevance for the document or the weight is 0.
+std::vector<double> token_priors(const std::vector<Token>& tokens, const std::vector<PassageRelevance>& ranges,
+                                 const std::string& document, double weight) {
+  std::vector<double> priors;
+  if (ranges.empty() || weight == 0) return priors;
+  double lowest = INFINITY;
+  for (const auto& r : ranges) {
+    if (r.begin_byte < 0 || r.begin_byte > r.end_byte || r.end_byte > static_cast<int64_t>(document.size()) ||
+        !std::isfinite(r.relevance))
+      throw std::invalid_argument("passage relevance [" + std::to_string(r.begin_byte) + ", " +
+                                  std::to_string(r.end_byte) + ") = " + std::to_string(r.relevance) +
+                                  " is not a finite score of a byte range of its document (" +
+                                  std::to_string(document.size()) + " bytes)");
+    lowest = std::min(lowest, r.relevance);
+  }
+  priors.assign(tokens.size(), weight * lowest);
+  std::vector<bool> covered(tokens.size(), false);
+  // Tokens are in byte order: each range covers a contiguous run of them.
+  for (const auto& r : ranges) {
+    auto first = std::lower_bound(tokens.begin(), tokens.end(), r.begin_byte,
+                                  [](const Token& t, int64_t byte) { return t.begin < byte; });
+    for (auto it = first; it != tokens.end() && it->begin < r.end_byte; ++it) {
+      const auto k = static_cast<size_t>(it - tokens.begin());
+      priors[k] = covered[k] ? std::max(priors[k], weight * r.relevance) : weight * r.relevance;
+      covered[k] = true;
+    }
+  }
+  return priors;
 }
 
 }  // namespace
@@ -117,8 +155,12 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   std::vector<Tokenized> tokenized(requests.size());
   std::vector<Window> windows;
   for (size_t r = 0; r < requests.size(); ++r) {
+    if (!requests[r].relevance.empty() && requests[r].relevance.size() != requests[r].documents.size())
+      throw std::invalid_argument("a read request has passage relevance for " + std::to_string(requests[r].relevance.size()) +
+                                  " documents but " + std::to_string(requests[r].documents.size()) + " documents");
     auto& t = tokenized[r];
     t.documents.reserve(requests[r].documents.size());  // windows point into it
+    t.priors.reserve(requests[r].documents.size());
     for (const auto& token : tokenizer_->tokenize(requests[r].question)) t.question.push_back(token.id);
     if (static_cast<int64_t>(t.question.size()) > options_.max_question_tokens)
       t.question.resize(options_.max_question_tokens);
@@ -127,6 +169,9 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
     for (size_t d = 0; d < requests[r].documents.size(); ++d) {
       t.documents.push_back(tokenizer_->tokenize(requests[r].documents[d]));
       const auto& doc = t.documents.back();
+      t.priors.push_back(requests[r].relevance.empty()
+                             ? std::vector<double>{}
+                             : token_priors(doc, requests[r].relevance[d], requests[r].documents[d], options_.passage_weight));
       for (auto [begin, end] : layout.ranges(static_cast<int64_t>(doc.size())))
         windows.push_back({r, d, {&t.question, &doc, begin, end, &pair}});
     }
@@ -169,7 +214,9 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
         shift = (at::logsumexp(start[b].narrow(0, 0, n), 0) + at::logsumexp(end[b].narrow(0, 0, n), 0)).item<double>();
       }
       null_score[w.request] = std::min(null_score[w.request], window_null - shift);
-      for (auto span : best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), len,
+      const auto& priors = tokenized[w.request].priors[w.document];
+      const double* prior = priors.empty() ? nullptr : priors.data() + w.span.begin;
+      for (auto span : best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), prior, len,
                                   options_.max_answer_tokens, top)) {
         span.score -= shift;
         const Token& first_token = doc[w.span.begin + span.start];
@@ -178,6 +225,7 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
         auto [it, inserted] = spans[w.request].try_emplace(key);
         if (inserted || span.score > it->second.score) {
           it->second.score = span.score;
+          it->second.passage_prior = prior ? prior[span.start] : 0.0;
           it->second.begin_byte = first_token.begin;
           it->second.end_byte = last_token.end;
           it->second.document = static_cast<int64_t>(w.document);
@@ -200,8 +248,9 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
       a.begin_char = it->second.char_of_byte(a.begin_byte);
       a.end_char = it->second.char_of_byte(a.end_byte);
     }
-    const bool no_answer_wins =
-        answers.empty() || null_score[r] - options_.no_answer_threshold > answers.front().score;
+    // [CLS] has no place in the document, so no prior: it is weighed against the span's own score.
+    const bool no_answer_wins = answers.empty() || null_score[r] - options_.no_answer_threshold >
+                                                       answers.front().score - answers.front().passage_prior;
     if (options_.allow_no_answer && std::isfinite(null_score[r]) && no_answer_wins) {
       Answer none;
       none.no_answer = true;

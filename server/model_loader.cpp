@@ -40,6 +40,7 @@ LoadedReader load_reader(const ServerSettings& settings) {
   options.dtype = settings.dtype;
   options.allow_no_answer = settings.allow_no_answer;
   options.score_calibration = settings.score_calibration;
+  options.passage_weight = settings.passage_weight;
 
   const ModelConfig& c = model->config();
   nlohmann::json info = {{"dir", settings.reader_dir},

@@ -1,6 +1,7 @@
 #include "settings.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -160,6 +161,9 @@ const std::vector<SettingSpec>& setting_specs() {
       string_setting("score_calibration", &S::score_calibration,
                      "how span scores of different windows and documents are compared: raw, null (minus the "
                      "window's [CLS] score) or softmax (log-probabilities within each window)"),
+      double_setting("passage_weight", &S::passage_weight,
+                     "weight of the passage prior in /v1/ask: times the index encoder's similarity of question and "
+                     "passage, added to the score of spans starting in that passage (0 = off)"),
       int_setting("workers", &S::workers, "inference worker threads"),
       int_setting("queue_capacity", &S::queue_capacity, "requests waiting for a worker; more are answered 429"),
       int_setting("max_batch_size", &S::max_batch_size, "requests read together in one batch (1 = no batching)"),
@@ -207,6 +211,7 @@ void ServerSettings::validate() const {
   require(batch_tokens >= 1, "batch_tokens must be >= 1");
   check_score_calibration(score_calibration);
   check_reader_dtype(dtype);
+  require(std::isfinite(passage_weight) && passage_weight >= 0, "passage_weight must be a finite number >= 0");
   require(workers >= 1, "workers must be >= 1");
   require(queue_capacity >= 1, "queue_capacity must be >= 1");
   require(max_batch_size >= 1, "max_batch_size must be >= 1");

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "longqa/reader.h"
+
 namespace longqa::server {
 
 struct ServerSettings {
@@ -42,6 +44,7 @@ struct ServerSettings {
   std::string dtype = "float32";  // ReaderOptions::dtype
   bool allow_no_answer = false;
   std::string score_calibration = "raw";  // ReaderOptions::score_calibration
+  double passage_weight = ReaderOptions{}.passage_weight;  // ReaderOptions::passage_weight
   // Batching worker pool
   int64_t workers = 1;
   int64_t queue_capacity = 64;    // waiting requests beyond this are answered 429

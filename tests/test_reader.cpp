@@ -301,3 +301,87 @@ TEST_CASE("edge inputs and bad options", "[reader]") {
   CHECK_THROWS_WITH(Reader(planted_model("bert"), tiny_tokenizer(), tiny_window).read("w1 w2 w3", "w4"),
                     Catch::Contains("no room"));
 }
+
+TEST_CASE("passage prior: weight x relevance joins the score of spans starting in the range", "[reader]") {
+  // The planted answer sits early; the prior favours a later range of filler, in another window.
+  const std::string prefix = filler(40, 1);
+  const std::string answer = "alpha w5 omega ";
+  const std::string middle = filler(300, 2);
+  const std::string doc = prefix + answer + middle;
+  const int64_t late_begin = static_cast<int64_t>(prefix.size() + answer.size() + middle.size() / 2);
+  const int64_t late_end = static_cast<int64_t>(doc.size());
+  const std::vector<PassageRelevance> ranges = {{0, late_begin, 0.1}, {late_begin - 40, late_end, 0.9}};
+  auto read_with = [&](double weight, std::vector<std::vector<PassageRelevance>> relevance) {
+    ReaderOptions options;
+    options.window_tokens = 96;  // several windows: the prior must follow each window's offset
+    options.passage_weight = weight;
+    options.n_best = 20;
+    return Reader(planted_model("littlebird"), tiny_tokenizer(), options).read(ReadRequest{"w1", {doc}, relevance});
+  };
+  const auto plain = read_with(20, {});
+  REQUIRE(!plain.empty());
+  CHECK(plain[0].text == "alpha w5 omega");
+  CHECK(plain[0].passage_prior == 0);
+  CHECK(read_with(0, {ranges})[0].text == "alpha w5 omega");  // weight 0: off
+
+  // A weak prior keeps the answer (its logits win by far) and adds weight x 0.1 to it.
+  const auto weak = read_with(1, {ranges});
+  CHECK(weak[0].text == "alpha w5 omega");
+  CHECK(weak[0].passage_prior == Approx(0.1));
+  CHECK(weak[0].score == Approx(plain[0].score + 0.1).margin(1e-4));
+
+  // A strong prior moves the best span into the favoured range; every answer's prior is the
+  // weight times the highest relevance at its start (0.9 in the overlap of the two ranges).
+  const auto strong = read_with(1000, {ranges});
+  REQUIRE(!strong.empty());
+  CHECK(strong[0].begin_byte >= late_begin - 40);
+  for (const auto& a : strong) {
+    const double expected = a.begin_byte >= late_begin - 40 ? 900.0 : 100.0;
+    CHECK(a.passage_prior == Approx(expected));
+    const auto same = std::find_if(plain.begin(), plain.end(), [&](const Answer& p) {
+      return p.begin_byte == a.begin_byte && p.end_byte == a.end_byte;
+    });
+    if (same != plain.end()) CHECK(a.score - a.passage_prior == Approx(same->score).margin(1e-3));
+  }
+
+  // A span starting outside every range takes the document's lowest relevance.
+  const auto gap = read_with(1000, {{{late_begin - 40, late_end, 0.9}, {late_end, late_end, -0.5}}});
+  const auto planted = std::find_if(gap.begin(), gap.end(), [](const Answer& a) { return a.text == "alpha w5 omega"; });
+  if (planted != gap.end()) CHECK(planted->passage_prior == Approx(-500.0));
+  CHECK(gap[0].begin_byte >= late_begin - 40);
+
+  // Bad relevance is refused: a list per document, ranges inside the document, finite numbers.
+  CHECK_THROWS_WITH(read_with(1, {ranges, ranges}), Catch::Contains("relevance for 2 documents but 1"));
+  CHECK_THROWS_WITH(read_with(1, {{{0, late_end + 1, 0.5}}}), Catch::Contains("byte range"));
+  CHECK_THROWS_WITH(read_with(1, {{{5, 2, 0.5}}}), Catch::Contains("byte range"));
+  CHECK_THROWS_WITH(read_with(1, {{{0, 4, NAN}}}), Catch::Contains("finite"));
+  ReaderOptions bad;
+  bad.passage_weight = -1;
+  CHECK_THROWS_WITH(Reader(planted_model("bert"), tiny_tokenizer(), bad), Catch::Contains("passage_weight"));
+}
+
+TEST_CASE("passage prior: ranked across documents, and no-answer weighs the span without it", "[reader]") {
+  // Two documents with the same planted answer: the prior picks the one whose passage is relevant.
+  const std::string a = filler(30, 1) + "alpha w1 omega " + filler(30, 2);
+  const std::string b = filler(20, 3) + "alpha w1 omega " + filler(20, 4);
+  ReaderOptions options;
+  options.passage_weight = 5;
+  Reader reader(planted_model("bert"), tiny_tokenizer(), options);
+  const int64_t a_size = static_cast<int64_t>(a.size()), b_size = static_cast<int64_t>(b.size());
+  for (const size_t favoured : {size_t{0}, size_t{1}}) {
+    ReadRequest request{"w2", {a, b}, {{{0, a_size, favoured == 0 ? 0.8 : 0.2}}, {{0, b_size, favoured == 1 ? 0.8 : 0.2}}}};
+    const auto answers = reader.read(request);
+    REQUIRE(!answers.empty());
+    CHECK(answers[0].document == static_cast<int64_t>(favoured));
+    CHECK(answers[0].text == "alpha w1 omega");
+    CHECK(answers[0].passage_prior == Approx(4.0));
+  }
+  // [CLS] outscores the span; a large prior on the span does not turn "no answer" into an answer.
+  ReaderOptions no_answer = options;
+  no_answer.allow_no_answer = true;
+  no_answer.passage_weight = 1000;
+  const auto with_null = Reader(planted_model("bert", /*cls_null=*/true), tiny_tokenizer(), no_answer)
+                             .read(ReadRequest{"w2", {a}, {{{0, a_size, 1.0}}}});
+  REQUIRE(!with_null.empty());
+  CHECK(with_null[0].no_answer);
+}

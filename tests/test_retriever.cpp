@@ -4,8 +4,14 @@
 #include <cmath>
 #include <random>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "longqa/eval_runner.h"
 #include "longqa/index.h"
+#include "longqa/qa_model.h"
 #include "longqa/retriever.h"
+#include "longqa/tokenizer.h"
 #include "retriever_fixtures.h"
 
 using namespace longqa;
@@ -169,4 +175,94 @@ TEST_CASE("BM25 over trigrams finds Korean words inside longer words", "[retriev
   REQUIRE(!top.empty());
   CHECK(top[0].id == "busan");
   CHECK(retriever.search("?!", 3).empty());  // no terms, no results
+}
+
+TEST_CASE("passage relevance: each stored passage's inner product with the question", "[retriever]") {
+  // Flat keeps exact vectors; IVF does not, so its passages are encoded again: the same numbers.
+  const std::string factory = GENERATE("Flat", "IVF4,Flat");
+  INFO(factory);
+  Fixture f(Bm25Tokenization::kWordPiece, factory);
+  const std::string question = f.docs[7].text.substr(0, 30);
+  const std::vector<float> q = question_embedding(f.index, question);
+  const at::Tensor expected_q = f.encoder->encode({question}).contiguous();
+  REQUIRE(q.size() == static_cast<size_t>(f.encoder->dimension()));
+  for (int64_t k = 0; k < f.encoder->dimension(); ++k) CHECK(q[static_cast<size_t>(k)] == Approx(expected_q.data_ptr<float>()[k]).margin(1e-6));
+  for (const size_t d : {size_t{3}, size_t{7}, size_t{39}}) {
+    const Document& doc = f.docs[d];
+    const auto relevance = passage_relevance(f.index, doc, q.data());
+    const auto stored = f.index.document_passages(doc.id, false);
+    REQUIRE(relevance.size() == stored.size());
+    REQUIRE(stored.size() >= 2);  // passages of 16 tokens over 20+ words
+    std::vector<std::string> inputs;
+    for (const auto& p : stored) inputs.push_back(passage_input(doc.title, doc.text, {p.index, p.begin, p.end}));
+    const at::Tensor passages = f.encoder->encode(inputs).contiguous();
+    for (size_t i = 0; i < stored.size(); ++i) {
+      CHECK(relevance[i].begin_byte == stored[i].begin);
+      CHECK(relevance[i].end_byte == stored[i].end);
+      const double dot = (passages[static_cast<int64_t>(i)] * expected_q[0]).sum().item<double>();
+      CHECK(relevance[i].relevance == Approx(dot).margin(1e-5));
+    }
+  }
+  Document unknown = test::make_document("no-such-document", "", "w1 w2");
+  CHECK(passage_relevance(f.index, unknown, q.data()).empty());
+}
+
+TEST_CASE("eval without an index: --encoder scores each article's passages for the passage prior", "[retriever][eval]") {
+  TempDir tmp("longqa-eval-prior");
+  test::write_tiny_encoder(tmp / "encoder", 4);
+  const auto encoder = test::load_encoder(tmp / "encoder");
+  std::mt19937 rng(5);
+  nlohmann::json paragraphs = nlohmann::json::array();
+  for (int p = 0; p < 3; ++p) {
+    const std::string context = test::random_words(rng, 40) + " alpha w1 omega " + test::random_words(rng, 40);
+    paragraphs.push_back({{"context", context},
+                          {"qas", {{{"id", "q" + std::to_string(p)}, {"question", test::random_words(rng, 4)},
+                                    {"answers", {{{"text", "alpha w1 omega"}, {"answer_start", context.find("alpha")}}}}}}}});
+  }
+  const nlohmann::json squad = {{"version", "1.1"}, {"data", {{{"title", "t"}, {"paragraphs", paragraphs}}}}};
+  std::ofstream(tmp / "dev.json") << squad.dump();
+  const auto data = eval::read_qa_dataset(tmp / "dev.json");
+
+  ModelConfig config;
+  config.model_type = "littlebird";
+  config.vocab_size = static_cast<int64_t>(test::tiny_vocab().size());
+  config.hidden_size = 32;
+  config.num_hidden_layers = 1;
+  config.num_attention_heads = 4;
+  config.intermediate_size = 64;
+  config.max_position_embeddings = 512;
+  config.max_seq_length = 1024;
+  const auto model = std::make_shared<const QaModel>(QaModel::random(config, 3));
+  const auto tokenizer = std::make_shared<const Tokenizer>(test::tiny_vocab(), TokenizerOptions{});
+  ReaderOptions reader_options;
+  reader_options.passage_weight = 7;
+  const Reader reader(model, tokenizer, reader_options);
+
+  eval::EvaluationOptions options;
+  options.unit = eval::EvalUnit::kArticle;
+  options.show_progress = false;
+  const auto plain = eval::run_evaluation(data, reader, options);
+  options.passage_encoder = encoder;
+  options.passage_options.passage_tokens = 24;
+  options.passage_options.passage_overlap = 4;
+  const auto with_prior = eval::run_evaluation(data, reader, options);
+  REQUIRE(with_prior.questions.size() == 3);
+
+  // The article as the runner reads it, its passages as an index would cut them.
+  const std::string article = eval::article_text(data, 0).text;
+  Document document = test::make_document("", "t", article);
+  const auto encoded = split_and_encode(*encoder, options.passage_options, {document});
+  REQUIRE(encoded.items.front().passages.size() >= 4);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(plain.questions[i].answers.front().passage_prior == 0);
+    const at::Tensor q = encoder->encode({data.questions[i].question}).contiguous();
+    const auto relevance = passage_relevance(encoded.items.front().passages, encoded.vectors.data(),
+                                             encoder->dimension(), q.data_ptr<float>());
+    for (const Answer& a : with_prior.questions[i].answers) {
+      double best = -1e300;
+      for (const auto& r : relevance)
+        if (r.begin_byte <= a.begin_byte && a.begin_byte < r.end_byte) best = std::max(best, r.relevance);
+      CHECK(a.passage_prior == Approx(7 * best).margin(1e-6));
+    }
+  }
 }

@@ -885,6 +885,7 @@ TEST_CASE("pipeline: the same answers through the library, the CLI and HTTP", "[
       CHECK(b["end_char"] == a.end_char);
       CHECK(b["snippet"] == a.snippet);
       CHECK(b["score"].get<double>() == Approx(a.score).epsilon(1e-4));
+      CHECK(b["passage_prior"].get<double>() == Approx(a.passage_prior).epsilon(1e-4));
     }
     REQUIRE((*other)["documents"].size() == in_library.documents.size());
     for (size_t i = 0; i < in_library.documents.size(); ++i)
@@ -895,6 +896,24 @@ TEST_CASE("pipeline: the same answers through the library, the CLI and HTTP", "[
     const auto doc = pipeline.index().document(a.document_id);
     REQUIRE(doc);
     CHECK(doc->text.substr(static_cast<size_t>(a.begin_byte), static_cast<size_t>(a.end_byte - a.begin_byte)) == a.text);
+  }
+  // The passage prior: retrieve() scores every passage of each document it fetched, and an
+  // answer's share of its score is the weight times the best relevance where it starts.
+  const Retrieval retrieval = pipeline.retrieve(question, options);
+  REQUIRE(retrieval.relevance.size() == retrieval.documents.size());
+  CHECK(Pipeline::read_request(retrieval).relevance.size() == retrieval.documents.size());
+  const double weight = pipeline.reader().options().passage_weight;
+  REQUIRE(weight > 0);
+  for (const auto& a : in_library.answers) {
+    const auto d = static_cast<size_t>(std::find_if(retrieval.documents.begin(), retrieval.documents.end(),
+                                                    [&](const auto& doc) { return doc.id == a.document_id; }) -
+                                       retrieval.documents.begin());
+    REQUIRE(d < retrieval.documents.size());
+    REQUIRE(retrieval.relevance[d].size() == pipeline.index().document_passages(a.document_id, false).size());
+    double best = -1e300;
+    for (const auto& r : retrieval.relevance[d])
+      if (r.begin_byte <= a.begin_byte && a.begin_byte < r.end_byte) best = std::max(best, r.relevance);
+    CHECK(a.passage_prior == Approx(weight * best).epsilon(1e-6));
   }
 }
 

@@ -7,9 +7,9 @@
 
 namespace longqa {
 
-// A reader answer: text, score, context_index, begin/end_char, begin/end_byte, no_answer.
+// A reader answer: text, score, passage_prior, context_index, begin/end_char, begin/end_byte, no_answer.
 nlohmann::json to_json(const Answer& answer);
-// A pipeline answer: text, score, document_id, title, document_rank, offsets, snippet, no_answer.
+// A pipeline answer: text, score, passage_prior, document_id, title, document_rank, offsets, snippet, no_answer.
 nlohmann::json to_json(const PipelineAnswer& answer);
 // id, index, begin_byte, end_byte, score, dense/bm25 score and rank, text.
 nlohmann::json to_json(const retriever::PassageHit& passage);

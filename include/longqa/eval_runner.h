@@ -31,6 +31,12 @@ struct EvaluationOptions {
   int64_t top_k_documents = 5;
   int64_t recall_depth = 20;
   bool show_progress = true;  // a progress line on stderr
+  // Without an index: a text encoder (the retriever's) that scores each document's passages,
+  // cut as an index with `passage_options` would cut them, against the question, for the
+  // reader's passage prior (ReaderOptions::passage_weight). Null: no prior. Open-domain runs
+  // take the prior from the index instead.
+  std::shared_ptr<const TextEncoder> passage_encoder;
+  retriever::IndexOptions passage_options;
 };
 
 // One question's outcome, in dataset order.

@@ -32,6 +32,7 @@ struct AskOptions {
 struct PipelineAnswer {
   std::string text;  // exactly the document's text [begin_byte, end_byte)
   double score = 0;  // the reader's span score (comparable across documents of one question)
+  double passage_prior = 0;  // the part of score from the passage prior (ReaderOptions::passage_weight)
   std::string document_id, title;
   int64_t document_rank = 0;  // position of its document among the retrieved ones (0 = best)
   int64_t begin_char = 0, end_char = 0;  // code-point offsets into the document text
@@ -47,6 +48,9 @@ struct Retrieval {
   std::vector<retriever::DocumentHit> hits;       // best first, up to the retrieve depth
   std::vector<retriever::Document> documents;     // to read, in rank order
   std::vector<size_t> hit_of_document;            // documents[i] is hits[hit_of_document[i]]
+  // The reader's passage prior for each document (ReadRequest::relevance); empty when the
+  // reader's passage_weight is 0.
+  std::vector<std::vector<PassageRelevance>> relevance;
   double retrieve_ms = 0, fetch_ms = 0;
 };
 
@@ -72,7 +76,8 @@ class Pipeline {
 
   PipelineResult ask(const std::string& question, const AskOptions& options = {}) const;
 
-  // The first half of ask(): rank documents and fetch the ones to read.
+  // The first half of ask(): rank documents, fetch the ones to read and score their passages
+  // against the question (the reader's passage prior).
   Retrieval retrieve(const std::string& question, const AskOptions& options = {}) const;
   // What the reader reads for a retrieval: the question and its documents' texts.
   static ReadRequest read_request(const Retrieval& retrieval);

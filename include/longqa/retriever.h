@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "longqa/reader.h"
 #include "longqa/store.h"
 
 namespace longqa::retriever {
@@ -58,5 +59,20 @@ class Retriever {
   const Store& index_;
   RetrieverOptions options_;
 };
+
+// The reader's passage prior (ReadRequest::relevance): how relevant each passage of a document
+// is to a question, as the inner product of their embeddings (cosine for encoders that
+// normalize). `vectors` holds one row of `dimension` floats per passage, `question` one.
+std::vector<PassageRelevance> passage_relevance(const std::vector<Passage>& passages, const float* vectors,
+                                                int64_t dimension, const float* question);
+// The same for a document the store holds: its stored passages and vectors (encoded again
+// when its dense index keeps no exact vectors, e.g. IVF-PQ). Empty when it holds no such document.
+std::vector<PassageRelevance> passage_relevance(const Store& store, const Document& document, const float* question);
+// The same for a document in no index: its passages cut and encoded as an index with
+// `options` would cut and encode them (split_and_encode).
+std::vector<PassageRelevance> passage_relevance(const TextEncoder& encoder, const IndexOptions& options,
+                                                const Document& document, const std::string& question);
+// The question's embedding by the store's encoder (dimension floats).
+std::vector<float> question_embedding(const Store& store, const std::string& question);
 
 }  // namespace longqa::retriever
