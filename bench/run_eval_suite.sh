@@ -45,30 +45,28 @@ run() {
   "$venv/bin/python" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("   EM %.2f F1 %.2f, %d questions, %.1f q/s, %.0f tokens/s, peak %.0f MiB%s" % (r["exact_match"], r["f1"], r["questions"], r["questions_per_second"], r["tokens_per_second"], r["peak_rss_mib"], ", recall " + str({k: round(v, 3) for k, v in r["open_domain"]["recall"].items()}) if "open_domain" in r else ""))' "$out/$run_name.json" >&2
 }
 
-# suite SET FILE DEV_ARTICLES BM25 MODE PRIOR: PRIOR "prior" scores passages with the encoder
-# for the reader's passage prior (whole-article runs take it from --encoder, open-domain runs
-# from the index); "none" turns it off (--passage-weight 0).
+# suite SET FILE DEV_ARTICLES BM25 MODE. Answers are ranked with the passage prior (the
+# default passage_weight): whole-article runs score passages with --encoder, open-domain runs
+# take them from the index.
 suite() {
-  local set="$1" file="$2" dev="$3" bm25="$4" mode="$5" prior="$6"
-  local prior_args=(--passage-weight 0) article_prior=(--passage-weight 0)
-  if [ "$prior" = prior ]; then prior_args=(); article_prior=(--encoder "$encoder"); fi
-  run "$set-paragraph" --data "$file" --articles "$dev" "${prior_args[@]}"
-  run "$set-article" --data "$file" --articles "$dev" --unit article --sample "$sample" "${article_prior[@]}"
+  local set="$1" file="$2" dev="$3" bm25="$4" mode="$5"
+  run "$set-paragraph" --data "$file" --articles "$dev"
+  run "$set-article" --data "$file" --articles "$dev" --unit article --sample "$sample" --encoder "$encoder"
   index "$work/$set-paragraphs-$bm25" "$file" paragraph "$bm25"
   run "$set-open-paragraph" --data "$file" --articles "$dev" --index "$work/$set-paragraphs-$bm25" --mode "$mode" \
-    --top-k-documents 5 --sample "$sample" "${prior_args[@]}"
+    --top-k-documents 5 --sample "$sample"
   index "$work/$set-articles-$bm25" "$file" article "$bm25"
   run "$set-open-article" --data "$file" --articles "$dev" --unit article --index "$work/$set-articles-$bm25" \
-    --mode "$mode" --top-k-documents 1 --sample "$sample" "${prior_args[@]}"
+    --mode "$mode" --top-k-documents 1 --sample "$sample"
 }
 
 if [ "$sets" = squad ] || [ "$sets" = both ]; then
-  suite squad "$data/squad1.1/dev-v1.1_public.json" "${LONGQA_SQUAD_DEV:-16:}" wordpiece fused prior
+  suite squad "$data/squad1.1/dev-v1.1_public.json" "${LONGQA_SQUAD_DEV:-16:}" wordpiece fused
 fi
 if [ "$sets" = korquad ] || [ "$sets" = both ]; then
   # Korean: all-MiniLM-L6-v2 is an English encoder (its dense recall on KorQuAD is poor, see
-  # retriever_recall.json), so Korean retrieval is BM25 over trigrams, and its similarities
-  # make no passage prior.
-  suite korquad "$data/korquad1/KorQuAD_v1.0_dev_public.json" "${LONGQA_KORQUAD_DEV:-55:}" trigram bm25 none
+  # retriever_recall.json), so Korean retrieval is BM25 over trigrams (its similarities still
+  # make the passage prior).
+  suite korquad "$data/korquad1/KorQuAD_v1.0_dev_public.json" "${LONGQA_KORQUAD_DEV:-55:}" trigram bm25
 fi
 echo "results in $out" >&2

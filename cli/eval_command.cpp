@@ -107,8 +107,8 @@ int eval_command(const Argv& argv) {
                        {"passage_weight", reader.passage_weight},
                        {"passage_prior", reader.passage_weight == 0 ? "off"
                                          : !args.get("index").empty() ? "index"
-                                         : args.get("encoder").empty() ? "off (no --encoder)"
-                                                                       : args.get("encoder")}};
+                                         : options.passage_encoder ? "encoder " + options.passage_encoder->id()
+                                                                   : std::string("off (no --encoder)")}};
   if (run.open_domain) {
     summary["open_domain"]["index"] = args.get("index");
     summary["open_domain"]["mode"] = args.get("mode");
