@@ -45,9 +45,10 @@ run() {
   "$venv/bin/python" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("   EM %.2f F1 %.2f, %d questions, %.1f q/s, %.0f tokens/s, peak %.0f MiB%s" % (r["exact_match"], r["f1"], r["questions"], r["questions_per_second"], r["tokens_per_second"], r["peak_rss_mib"], ", recall " + str({k: round(v, 3) for k, v in r["open_domain"]["recall"].items()}) if "open_domain" in r else ""))' "$out/$run_name.json" >&2
 }
 
-# suite SET FILE DEV_ARTICLES BM25 MODE. Answers are ranked with the passage prior (the
-# default passage_weight): whole-article runs score passages with --encoder, open-domain runs
-# take them from the index.
+# suite SET FILE DEV_ARTICLES BM25 MODE. Whole-article and open-domain answers are ranked with
+# the passage prior (the default passage_weight): whole-article runs score passages with
+# --encoder, open-domain runs take them from the index. Paragraph runs have none (a paragraph
+# is one passage: it would add the same to every span).
 suite() {
   local set="$1" file="$2" dev="$3" bm25="$4" mode="$5"
   run "$set-paragraph" --data "$file" --articles "$dev"

@@ -109,6 +109,9 @@ int eval_command(const Argv& argv) {
                                          : !args.get("index").empty() ? "index"
                                          : options.passage_encoder ? "encoder " + options.passage_encoder->id()
                                                                    : std::string("off (no --encoder)")}};
+  if (options.passage_encoder && reader.passage_weight > 0)
+    summary["reader"]["prior_passages"] = {{"tokens", options.passage_options.passage_tokens},
+                                           {"overlap", options.passage_options.passage_overlap}};
   if (run.open_domain) {
     summary["open_domain"]["index"] = args.get("index");
     summary["open_domain"]["mode"] = args.get("mode");

@@ -87,17 +87,17 @@ void check_options(const ReaderOptions& o) {
 std::vector<double> token_priors(const std::vector<Token>& tokens, const std::vector<PassageRelevance>& ranges,
                                  const std::string& document, double weight) {
   std::vector<double> priors;
-  if (ranges.empty() || weight == 0) return priors;
   double lowest = INFINITY;
-  for (const auto& r : ranges) {
+  for (const auto& r : ranges) {  // checked whatever the weight: a request valid at 0 is valid at 50
     if (r.begin_byte < 0 || r.begin_byte > r.end_byte || r.end_byte > static_cast<int64_t>(document.size()) ||
-        !std::isfinite(r.relevance))
+        !std::isfinite(r.relevance) || !std::isfinite(weight * r.relevance))
       throw std::invalid_argument("passage relevance [" + std::to_string(r.begin_byte) + ", " +
                                   std::to_string(r.end_byte) + ") = " + std::to_string(r.relevance) +
                                   " is not a finite score of a byte range of its document (" +
                                   std::to_string(document.size()) + " bytes)");
     lowest = std::min(lowest, r.relevance);
   }
+  if (ranges.empty() || weight == 0) return priors;
   priors.assign(tokens.size(), weight * lowest);
   std::vector<bool> covered(tokens.size(), false);
   // Tokens are in byte order: each range covers a contiguous run of them.
@@ -237,7 +237,13 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   std::vector<std::vector<Answer>> results(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {
     auto& answers = results[r];
-    for (auto& [key, answer] : spans[r]) answers.push_back(std::move(answer));
+    // [CLS] has no place in the document, so no prior: "no answer" wins when it beats every
+    // span's own score, whichever span the prior ranks first.
+    double best_own_score = -INFINITY;
+    for (auto& [key, answer] : spans[r]) {
+      best_own_score = std::max(best_own_score, answer.score - answer.passage_prior);
+      answers.push_back(std::move(answer));
+    }
     std::sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) { return a.score > b.score; });
     if (static_cast<int64_t>(answers.size()) > options_.n_best) answers.resize(options_.n_best);
     std::map<int64_t, Utf8Index> indexes;
@@ -248,9 +254,7 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
       a.begin_char = it->second.char_of_byte(a.begin_byte);
       a.end_char = it->second.char_of_byte(a.end_byte);
     }
-    // [CLS] has no place in the document, so no prior: it is weighed against the span's own score.
-    const bool no_answer_wins = answers.empty() || null_score[r] - options_.no_answer_threshold >
-                                                       answers.front().score - answers.front().passage_prior;
+    const bool no_answer_wins = answers.empty() || null_score[r] - options_.no_answer_threshold > best_own_score;
     if (options_.allow_no_answer && std::isfinite(null_score[r]) && no_answer_wins) {
       Answer none;
       none.no_answer = true;

@@ -7,6 +7,16 @@
 #include "longqa/text_encoder.h"
 
 namespace longqa::retriever {
+namespace {
+
+// The document's passages cut and encoded from its text, as the store would cut them.
+std::vector<PassageRelevance> encoded_relevance(const TextEncoder& encoder, const IndexOptions& options,
+                                                const Document& document, const float* question) {
+  const EncodedDocuments encoded = split_and_encode(encoder, options, {document});
+  return passage_relevance(encoded.items.front().passages, encoded.vectors.data(), encoder.dimension(), question);
+}
+
+}  // namespace
 
 std::vector<PassageRelevance> passage_relevance(const std::vector<Passage>& passages, const float* vectors,
                                                 int64_t dimension, const float* question) {
@@ -22,34 +32,38 @@ std::vector<PassageRelevance> passage_relevance(const std::vector<Passage>& pass
 }
 
 std::vector<PassageRelevance> passage_relevance(const Store& store, const Document& document, const float* question) {
+  // The stored passages and vectors, when they still fit the fetched text and every vector is
+  // there. They may not: a writer may have replaced or removed the document since it was
+  // fetched, a read-only open leaves documents added since the last commit without vectors,
+  // and approximate indexes (IVF-PQ) keep no exact vectors. Then the text is cut and encoded
+  // again: the prior never fails a read.
   const std::vector<StoredPassage> stored = store.document_passages(document.id, false);
-  if (stored.empty()) return {};
   std::vector<Passage> passages;
   std::vector<int64_t> ids;
+  bool fits = !stored.empty();
   for (const StoredPassage& p : stored) {
+    fits = fits && p.begin <= p.end && p.end <= static_cast<int64_t>(document.text.size());
     passages.push_back({p.index, p.begin, p.end});
     ids.push_back(p.id);
   }
-  std::vector<float> vectors = store.passage_vectors(ids);
   const TextEncoder& encoder = store.encoder();
-  if (vectors.empty()) {  // an approximate index: encode the passages as the store did
-    std::vector<std::string> inputs;
-    for (const Passage& p : passages) inputs.push_back(passage_input(document.title, document.text, p));
-    const at::Tensor encoded = encoder.encode(inputs).contiguous();
-    vectors.assign(encoded.data_ptr<float>(), encoded.data_ptr<float>() + encoded.numel());
+  std::vector<float> vectors;
+  if (fits) {
+    try {
+      vectors = store.passage_vectors(ids);
+    } catch (const std::out_of_range&) {
+      vectors.clear();  // a passage without its vector
+    }
   }
-  if (vectors.size() != passages.size() * static_cast<size_t>(encoder.dimension()))
-    throw std::logic_error("passage_relevance: " + std::to_string(vectors.size()) + " floats for " +
-                           std::to_string(passages.size()) + " passages");
+  if (!fits || vectors.size() != passages.size() * static_cast<size_t>(encoder.dimension()))
+    return encoded_relevance(encoder, store.info().options, document, question);
   return passage_relevance(passages, vectors.data(), encoder.dimension(), question);
 }
 
 std::vector<PassageRelevance> passage_relevance(const TextEncoder& encoder, const IndexOptions& options,
                                                 const Document& document, const std::string& question) {
-  const EncodedDocuments encoded = split_and_encode(encoder, options, {document});
   const at::Tensor q = encoder.encode({question}).contiguous();
-  return passage_relevance(encoded.items.front().passages, encoded.vectors.data(), encoder.dimension(),
-                           q.data_ptr<float>());
+  return encoded_relevance(encoder, options, document, q.data_ptr<float>());
 }
 
 std::vector<float> question_embedding(const Store& store, const std::string& question) {

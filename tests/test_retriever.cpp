@@ -203,8 +203,21 @@ TEST_CASE("passage relevance: each stored passage's inner product with the quest
       CHECK(relevance[i].relevance == Approx(dot).margin(1e-5));
     }
   }
-  Document unknown = test::make_document("no-such-document", "", "w1 w2");
-  CHECK(passage_relevance(f.index, unknown, q.data()).empty());
+  // A document the store no longer holds as fetched (replaced by a shorter text, or unknown):
+  // its text is cut and encoded as the store would, never an error.
+  const TextEncoder& encoder = *f.encoder;
+  for (const Document& changed : {test::make_document("no-such-document", "", f.docs[5].text),
+                                  test::make_document(f.docs[39].id, "", f.docs[39].text.substr(0, 20))}) {
+    const auto got = passage_relevance(f.index, changed, q.data());
+    const auto expected = passage_relevance(encoder, f.index.info().options, changed, question);
+    REQUIRE(got.size() == expected.size());
+    REQUIRE(!got.empty());
+    for (size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].begin_byte == expected[i].begin_byte);
+      CHECK(got[i].end_byte <= static_cast<int64_t>(changed.text.size()));
+      CHECK(got[i].relevance == Approx(expected[i].relevance).margin(1e-5));
+    }
+  }
 }
 
 TEST_CASE("eval without an index: --encoder scores each article's passages for the passage prior", "[retriever][eval]") {

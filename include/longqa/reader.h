@@ -21,6 +21,8 @@ struct ReaderOptions {
   int64_t window_tokens = 0;        // tokens per window, question included; 0 = the model's maximum
   int64_t overlap_tokens = -1;      // document tokens shared by consecutive windows; -1 = a quarter
   bool allow_no_answer = false;     // return an empty answer when [CLS] outscores every span
+                                    // (their scores without the passage prior; the empty
+                                    // answer, first, then has the null score, no prior)
   double no_answer_threshold = 0.0; // null score must exceed best span score by this much
   int64_t batch_windows = 8;        // at most this many windows per forward pass,
   int64_t batch_tokens = 16384;     // and at most this many tokens, padding included (rows x the
@@ -82,7 +84,8 @@ struct PassageRelevance {
 struct ReadRequest {
   std::string question;
   std::vector<std::string> documents;  // one or more; answers are ranked across all of them
-  // Empty, or one list per document (an empty list: no prior on that document).
+  // Empty, or one list per document (an empty list: no prior on that document, so its spans
+  // compete unaided against documents whose spans have one).
   std::vector<std::vector<PassageRelevance>> relevance = {};
 };
 

@@ -65,8 +65,10 @@ class Retriever {
 // normalize). `vectors` holds one row of `dimension` floats per passage, `question` one.
 std::vector<PassageRelevance> passage_relevance(const std::vector<Passage>& passages, const float* vectors,
                                                 int64_t dimension, const float* question);
-// The same for a document the store holds: its stored passages and vectors (encoded again
-// when its dense index keeps no exact vectors, e.g. IVF-PQ). Empty when it holds no such document.
+// The same for a document fetched from the store: its stored passages and vectors; its text cut
+// and encoded again (the store's encoder and passage settings) when those no longer fit the
+// text or a vector is missing (replaced since fetched, added since a read-only open's last
+// commit) or the dense index keeps no exact vectors (IVF-PQ: a cost on every read).
 std::vector<PassageRelevance> passage_relevance(const Store& store, const Document& document, const float* question);
 // The same for a document in no index: its passages cut and encoded as an index with
 // `options` would cut and encode them (split_and_encode).
