@@ -32,6 +32,7 @@
 
 #include "longqa/pipeline.h"
 #include "longqa/reader.h"
+#include "longqa/text_encoder.h"
 #include "longqa/common/errors.h"
 #include "server/access.h"
 #include "server/responses.h"
@@ -915,6 +916,35 @@ TEST_CASE("pipeline: the same answers through the library, the CLI and HTTP", "[
       if (r.begin_byte <= a.begin_byte && a.begin_byte < r.end_byte) best = std::max(best, r.relevance);
     CHECK(a.passage_prior == Approx(weight * best).epsilon(1e-6));
   }
+  // `longqa read --encoder` scores the document's passages with that encoder; weight 0 turns it off.
+  const std::string text = documents[1]["text"].get<std::string>();
+  auto read_json = [&](const std::string& extra) {
+    const std::string read = std::string(LONGQA_CLI) + " read --model '" + tiny_model_dir() + "' --encoder '" +
+                             settings.encoder + "' --passage-tokens 16 --passage-overlap 4 --json --question '" +
+                             question + "' --context '" + text + "'" + extra;
+    int read_status = 0;
+    const std::string out = longqa::test::command_output(read, read_status);
+    REQUIRE(read_status == 0);
+    return json::parse(out)["answers"];
+  };
+  const json with_prior = read_json(""), without = read_json(" --passage-weight 0");
+  REQUIRE(!with_prior.empty());
+  retriever::IndexOptions passages;
+  passages.passage_tokens = 16;
+  passages.passage_overlap = 4;
+  retriever::Document whole;
+  whole.text = text;
+  const auto relevance =
+      retriever::passage_relevance(TextEncoder::load(settings.encoder), passages, whole, question);
+  REQUIRE(relevance.size() >= 5);  // 150 words in passages of 16 tokens
+  for (const auto& a : with_prior) {
+    double best = -1e300;
+    for (const auto& r : relevance)
+      if (r.begin_byte <= a["begin_byte"].get<int64_t>() && a["begin_byte"].get<int64_t>() < r.end_byte)
+        best = std::max(best, r.relevance);
+    CHECK(a["passage_prior"].get<double>() == Approx(weight * best).epsilon(1e-5));
+  }
+  for (const auto& a : without) CHECK(a["passage_prior"].get<double>() == 0);
 }
 
 // ---------------------------------------------------------------------------------------
