@@ -183,6 +183,8 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   // Best score per distinct span (request, document, byte range); lowest null score per request.
   std::vector<std::map<std::tuple<size_t, int64_t, int64_t>, Answer>> spans(requests.size());
   std::vector<double> null_score(requests.size(), INFINITY);
+  // The best span score without the passage prior, per request: what "no answer" must beat.
+  std::vector<double> best_own_score(requests.size(), -INFINITY);
   const at::Device device = model_->parameters().begin()->second.device();
   const int64_t top = std::max<int64_t>(options_.n_best, 20);
 
@@ -216,6 +218,11 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
       null_score[w.request] = std::min(null_score[w.request], window_null - shift);
       const auto& priors = tokenized[w.request].priors[w.document];
       const double* prior = priors.empty() ? nullptr : priors.data() + w.span.begin;
+      if (options_.allow_no_answer) {  // under a strong prior the best own score may rank below the top
+        const auto own = best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), nullptr, len,
+                                    options_.max_answer_tokens, 1);
+        if (!own.empty()) best_own_score[w.request] = std::max(best_own_score[w.request], own.front().score - shift);
+      }
       for (auto span : best_spans(s_row.data_ptr<float>(), e_row.data_ptr<float>(), prior, len,
                                   options_.max_answer_tokens, top)) {
         span.score -= shift;
@@ -237,13 +244,7 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
   std::vector<std::vector<Answer>> results(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {
     auto& answers = results[r];
-    // [CLS] has no place in the document, so no prior: "no answer" wins when it beats every
-    // span's own score, whichever span the prior ranks first.
-    double best_own_score = -INFINITY;
-    for (auto& [key, answer] : spans[r]) {
-      best_own_score = std::max(best_own_score, answer.score - answer.passage_prior);
-      answers.push_back(std::move(answer));
-    }
+    for (auto& [key, answer] : spans[r]) answers.push_back(std::move(answer));
     std::sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) { return a.score > b.score; });
     if (static_cast<int64_t>(answers.size()) > options_.n_best) answers.resize(options_.n_best);
     std::map<int64_t, Utf8Index> indexes;
@@ -254,7 +255,9 @@ std::vector<std::vector<Answer>> Reader::read_batch(const std::vector<ReadReques
       a.begin_char = it->second.char_of_byte(a.begin_byte);
       a.end_char = it->second.char_of_byte(a.end_byte);
     }
-    const bool no_answer_wins = answers.empty() || null_score[r] - options_.no_answer_threshold > best_own_score;
+    // [CLS] has no place in the document, so no prior: "no answer" wins when it beats every
+    // span's own score, whichever span the prior ranks first.
+    const bool no_answer_wins = answers.empty() || null_score[r] - options_.no_answer_threshold > best_own_score[r];
     if (options_.allow_no_answer && std::isfinite(null_score[r]) && no_answer_wins) {
       Answer none;
       none.no_answer = true;

@@ -396,12 +396,18 @@ TEST_CASE("passage prior: ranked across documents, and no-answer weighs the span
     favours_filler.allow_no_answer = true;
     favours_filler.no_answer_threshold = -1;
     favours_filler.passage_weight = 1000;
+    favours_filler.max_answer_tokens = 3;  // spans from the favoured filler cannot reach "omega"
     const int64_t planted_at = static_cast<int64_t>(a.find("alpha"));
-    const auto answers = Reader(planted_model("bert"), tiny_tokenizer(), favours_filler)
-                             .read(ReadRequest{"w2", {a}, {{{0, planted_at, 1.0}, {planted_at, a_size, 0.0}}}});
+    const auto answers =
+        Reader(planted_model("bert"), tiny_tokenizer(), favours_filler)
+            .read(ReadRequest{"w2", {a}, {{{0, planted_at - 20, 1.0}, {planted_at - 20, a_size, 0.0}}}});
     REQUIRE(!answers.empty());
     CHECK_FALSE(answers[0].no_answer);
-    CHECK(answers[0].begin_byte < planted_at);
+    CHECK(answers[0].begin_byte < planted_at - 20);
+    // The prior's favourite alone would lose to [CLS] (own score ~0 < null 0 + 1): only the
+    // planted span, outside the n best, keeps "no answer" out.
+    CHECK(answers[0].score - answers[0].passage_prior < 0.5);
+    for (const auto& a : answers) CHECK(a.text != "alpha w1 omega");
   }
   // [CLS] outscores the span; a large prior on the span does not turn "no answer" into an answer.
   ReaderOptions no_answer = options;
