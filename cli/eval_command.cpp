@@ -53,8 +53,7 @@ int eval_command(const Argv& argv) {
                 "text encoder directory: with --index, the index's (default: the one its manifest records); without, "
                 "the one that scores each document's passages for the passage prior (e.g. the retriever's; default: "
                 "none, no prior)");
-  args.option("passage-tokens", "without --index: passage length in encoder tokens, for the passage prior", "256")
-      .option("passage-overlap", "without --index: tokens shared by consecutive passages", "32");
+  add_prior_passage_options(args, "without --index: ");
   if (!args.parse(argv)) return 0;
 
   eval::EvaluationOptions options;
@@ -78,8 +77,7 @@ int eval_command(const Argv& argv) {
     const Reader model(args.get("model"), reader);
     if (!args.get("encoder").empty()) {
       options.passage_encoder = std::make_shared<const TextEncoder>(TextEncoder::load(args.get("encoder")));
-      options.passage_options.passage_tokens = args.get_int("passage-tokens");
-      options.passage_options.passage_overlap = args.get_int("passage-overlap");
+      options.passage_options = prior_passage_options(args);
     }
     load_model_ms = clock.ms();
     run = eval::run_evaluation(data, model, options);

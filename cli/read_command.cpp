@@ -36,9 +36,8 @@ int read_command(const Argv& argv) {
   add_reader_options(args);
   args.option("encoder", "a text encoder directory (e.g. the retriever's) that scores the document's passages "
                          "for the passage prior (default: none, no prior)", "")
-      .option("passage-tokens", "passage length in encoder tokens, for the passage prior", "256")
-      .option("passage-overlap", "tokens shared by consecutive passages", "32")
       .flag("json", "print JSON (the /v1/read response's answers)");
+  add_prior_passage_options(args);
   if (!args.parse(argv)) return 0;
   if (args.is_set("context") == args.is_set("context-file"))
     throw std::invalid_argument("give exactly one of --context and --context-file");
@@ -47,18 +46,16 @@ int read_command(const Argv& argv) {
 
   Stopwatch clock;
   const Reader reader(args.get("model"), reader_options(args));
-  std::unique_ptr<TextEncoder> encoder;
-  if (!args.get("encoder").empty()) encoder = std::make_unique<TextEncoder>(TextEncoder::load(args.get("encoder")));
+  std::unique_ptr<TextEncoder> encoder;  // only when it will be used
+  if (!args.get("encoder").empty() && reader.options().passage_weight > 0)
+    encoder = std::make_unique<TextEncoder>(TextEncoder::load(args.get("encoder")));
   const double load_ms = clock.ms();
   clock.restart();
   ReadRequest request{question, {document}};
-  if (encoder && reader.options().passage_weight > 0) {
-    retriever::IndexOptions passages;
-    passages.passage_tokens = args.get_int("passage-tokens");
-    passages.passage_overlap = args.get_int("passage-overlap");
+  if (encoder) {
     retriever::Document whole;
     whole.text = document;
-    request.relevance = {retriever::passage_relevance(*encoder, passages, whole, question)};
+    request.relevance = {retriever::passage_relevance(*encoder, prior_passage_options(args), whole, question)};
   }
   const auto answers = reader.read(request);
   const double read_ms = clock.ms();

@@ -64,6 +64,20 @@ void add_retriever_options(Args& args, const std::string& passages_default) {
       .option("encoder", "the index's text encoder directory (default: the one its manifest records)", "");
 }
 
+void add_prior_passage_options(Args& args, const std::string& when) {
+  const retriever::IndexOptions defaults;
+  args.option("passage-tokens", when + "passage length in encoder tokens, for the passage prior",
+              std::to_string(defaults.passage_tokens))
+      .option("passage-overlap", when + "tokens shared by consecutive passages", std::to_string(defaults.passage_overlap));
+}
+
+retriever::IndexOptions prior_passage_options(const Args& args) {
+  retriever::IndexOptions options;
+  options.passage_tokens = args.get_int("passage-tokens");
+  options.passage_overlap = args.get_int("passage-overlap");
+  return options;
+}
+
 retriever::RetrieverOptions retriever_options(const Args& args) {
   retriever::RetrieverOptions options;
   options.mode = retriever::parse_search_mode(args.get("mode"));

@@ -18,6 +18,11 @@ ReaderOptions reader_options(const Args& args);
 void add_retriever_options(Args& args, const std::string& passages_default = "3");
 retriever::RetrieverOptions retriever_options(const Args& args);
 
+// --passage-tokens --passage-overlap: how a document read without an index is cut into passages
+// for the passage prior (an index's defaults); `when` prefixes their help ("" or "without --index: ").
+void add_prior_passage_options(Args& args, const std::string& when = "");
+retriever::IndexOptions prior_passage_options(const Args& args);
+
 // The words of argv that belong to no option, joined by spaces (a question given as the last
 // arguments); the options go to `options`. `flags`: the options that take no value.
 std::string take_trailing_words(const Argv& argv, Argv& options, const std::vector<std::string>& flags);
